@@ -596,8 +596,8 @@ static void req_free(struct req *r)
 static void req_detach(struct tw_bus_client *c, struct req *r)
 {
     struct req **slot = NULL;
-    struct req *found = table_find(c, r->key, &slot);
-    assert(found == r);
+    table_find(c, r->key, &slot);
+    assert(*slot == r);
     *slot = r->hnext;
     r->hnext = NULL;
     c->count--;

@@ -182,8 +182,7 @@ static int digits(const char **s, int n, int *v)
 /* days_in_month - the length of month MON (1-12) of YEAR */
 static int days_in_month(int year, int mon)
 {
-    static const int days[] = {31, 28, 31, 30, 31, 30,
-                               31, 31, 30, 31, 30, 31};
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     return days[mon - 1] + (mon == 2 && leap);
 }
@@ -314,7 +313,7 @@ static const struct {
     const char *name;
     int64_t usec;
 } units[] = {
-    {"d", TW_DAY}, {"h", TW_HOUR}, {"m", TW_MIN},
+    {"d", TW_DAY}, {"h", TW_HOUR},  {"m", TW_MIN},
     {"s", TW_SEC}, {"ms", TW_MSEC}, {"us", TW_USEC},
 };
 #define N_UNITS (sizeof units / sizeof units[0])

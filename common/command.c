@@ -32,7 +32,7 @@ const char *const tw_langs[] = {"ar", "en", NULL};
 
 static const char *const ops[] = {"intake", "append", "transition",
                                   "assign", "note",   "decide",
-                                  "attest", "survey", NULL};
+                                  "attest", "survey", "ping", NULL};
 
 static const char *const intake_fields[] = {
     "v",        "op",      "key",         "channel",     "kind",
@@ -444,7 +444,8 @@ static int check_attachments(json_t *a, const struct tw_bus_part *parts,
                     n > described ? n : described, lim->max_attachments);
     if (described != n)
         return fail(code, TW_E_INVALID, msg,
-                    "attachments: %zu described, %zu sent", described, n);
+                    "attachments: %zu attachment%s described, %zu sent",
+                    described, described == 1 ? "" : "s", n);
     if (n == 0)
         return TW_OK;
     out->attachments = tw_calloc(n, sizeof *out->attachments);

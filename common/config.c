@@ -39,17 +39,16 @@
 #include "error.h"
 #include "mem.h"
 
-#define CONFIG_FILE_MAX    (1024 * 1024) /* bytes of YAML we will read */
-#define CONFIG_STRING_MAX  4096          /* string length when max is 0 */
-#define CONFIG_SHOWN_MAX   64            /* bytes of a bad value echoed */
+#define CONFIG_FILE_MAX     ((size_t)1 << 20) /* bytes of YAML we read */
+#define CONFIG_STRING_MAX   4096              /* string length when max is 0 */
+#define CONFIG_SHOWN_MAX    64                /* bytes of a bad value echoed */
 #define CONFIG_DEFAULT_PATH "/etc/tawasul/tawasul.yaml"
 
 const char *const tw_config_sections[] = {
-    "site",         "database",     "bus",          "log",
-    "sla",          "calendar",     "cases",        "engine",
-    "notifier",     "smtp",         "templates",    "ingest_email",
-    "ingest_web",   "ingest_phone", "ingest_letter", "desk",
-    "cli",          NULL,
+    "site",      "database",     "bus",        "log",          "sla",
+    "calendar",  "cases",        "engine",     "notifier",     "smtp",
+    "templates", "ingest_email", "ingest_web", "ingest_phone", "ingest_letter",
+    "desk",      "cli",          NULL,
 };
 
 #define BASE(f) offsetof(struct tw_base_config, f)
@@ -59,13 +58,13 @@ const struct tw_cfg_key tw_base_config_keys[] = {
     {"site.name", TW_CFG_STRING, BASE(site_name),
      "Awasir Consumer Cooperative Society", 0, 0, NULL, NULL,
      "the organisation's name, shown to members"},
-    {"site.timezone", TW_CFG_STRING, BASE(site_timezone), "Asia/Riyadh", 0,
-     0, NULL, NULL,
+    {"site.timezone", TW_CFG_STRING, BASE(site_timezone), "Asia/Riyadh", 0, 0,
+     NULL, NULL,
      "IANA time zone for dates shown to people and reference years"},
-    {"site.ref_prefix", TW_CFG_STRING, BASE(site_ref_prefix), "AW", 0, 0,
-     NULL, NULL, "case references are PREFIX-YYYY-NNNNNN (1-8 capitals)"},
-    {"database.url", TW_CFG_STRING, BASE(database_url), "dbname=tawasul", 0,
-     0, "TAWASUL_DATABASE_URL", NULL, "libpq connection string or URI"},
+    {"site.ref_prefix", TW_CFG_STRING, BASE(site_ref_prefix), "AW", 0, 0, NULL,
+     NULL, "case references are PREFIX-YYYY-NNNNNN (1-8 capitals)"},
+    {"database.url", TW_CFG_STRING, BASE(database_url), "dbname=tawasul", 0, 0,
+     "TAWASUL_DATABASE_URL", NULL, "libpq connection string or URI"},
     {"database.connect_timeout", TW_CFG_DURATION,
      BASE(database_connect_timeout), "5s", TW_SEC, 5 * TW_MIN, NULL, NULL,
      "how long one connection attempt may take"},
@@ -118,8 +117,7 @@ static char *vformat(const char *fmt, va_list ap)
 }
 
 /* message - a formatted error message (caller frees) */
-__attribute__((format(printf, 1, 2))) static char *message(const char *fmt,
-                                                           ...)
+__attribute__((format(printf, 1, 2))) static char *message(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -151,8 +149,7 @@ error_at(struct load *L, yaml_mark_t mark, const char *fmt, ...)
     va_start(ap, fmt);
     char *s = vformat(fmt, ap);
     va_end(ap);
-    add_error(L, "%s:%zu:%zu: %s", L->path, mark.line + 1, mark.column + 1,
-              s);
+    add_error(L, "%s:%zu:%zu: %s", L->path, mark.line + 1, mark.column + 1, s);
     free(s);
 }
 
@@ -161,9 +158,10 @@ error_at(struct load *L, yaml_mark_t mark, const char *fmt, ...)
 static void shown(const char *text, char out[CONFIG_SHOWN_MAX + 4])
 {
     size_t i;
-    for (i = 0; text[i] && i < CONFIG_SHOWN_MAX; i++)
-        out[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? '?'
-                                                                  : text[i];
+    for (i = 0; text[i] && i < CONFIG_SHOWN_MAX; i++) {
+        char c = text[i];
+        out[i] = (unsigned char)c < 0x20 || c == 0x7f ? (char)'?' : c;
+    }
     if (text[i]) {
         memcpy(out + i, "...", 3);
         i += 3;
@@ -265,8 +263,7 @@ static char *format_size(int64_t bytes, char *buf, size_t size)
     for (int i = 0; i < 4; i++) {
         int64_t mult = INT64_C(1) << (10 * (4 - i));
         if (bytes != 0 && bytes % mult == 0) {
-            snprintf(buf, size, "%lld%s", (long long)(bytes / mult),
-                     units[i]);
+            snprintf(buf, size, "%lld%s", (long long)(bytes / mult), units[i]);
             return buf;
         }
     }
@@ -434,8 +431,8 @@ out:
 /* set_value - convert the LEN bytes of TEXT into K's field in BASE; NULL on
  * success, else a message naming the key (caller frees). A string field's
  * old value is freed. */
-static char *set_value(const struct tw_cfg_key *k, void *base,
-                       const char *text, size_t len)
+static char *set_value(const struct tw_cfg_key *k, void *base, const char *text,
+                       size_t len)
 {
     char show[CONFIG_SHOWN_MAX + 4], range[96], tb[128];
     int64_t v;
@@ -580,8 +577,7 @@ static void set_env(struct load *L)
 }
 
 /* find_key - the first key named PATH in any table, or NULL */
-static const struct tw_cfg_key *find_key(const struct load *L,
-                                         const char *path)
+static const struct tw_cfg_key *find_key(const struct load *L, const char *path)
 {
     for (size_t t = 0; t < L->n; t++)
         for (const struct tw_cfg_key *k = L->tables[t].keys; k->key; k++)
@@ -766,16 +762,16 @@ static void walk(struct load *L, yaml_document_t *doc, const yaml_node_t *node,
             set_scalar(L, node, path);
         } else if (!is_null(node)) { /* "section:" alone is empty */
             shown(scalar_text(node), show);
-            error_at(L, node->start_mark, "\"%s\" must be a mapping, got \"%s\"",
-                     path, show);
+            error_at(L, node->start_mark,
+                     "\"%s\" must be a mapping, got \"%s\"", path, show);
         }
         break;
     case YAML_SEQUENCE_NODE:
         if (k)
             set_sequence(L, doc, node, path);
         else
-            error_at(L, node->start_mark, "\"%s\" must be a mapping, got a list",
-                     path);
+            error_at(L, node->start_mark,
+                     "\"%s\" must be a mapping, got a list", path);
         break;
     case YAML_MAPPING_NODE:
         if (k)
@@ -870,7 +866,7 @@ static char *read_file(const char *path, char **text, size_t *len)
         if (n == 0)
             break;
         if (tw_buf_add(&b, chunk, n) != TW_OK) {
-            msg = message("cannot read %s: larger than %d bytes", path,
+            msg = message("cannot read %s: larger than %zu bytes", path,
                           CONFIG_FILE_MAX);
             goto out;
         }
@@ -989,13 +985,12 @@ void tw_config_free(const struct tw_cfg_table *tables, size_t n)
 
 /* tw_config_describe - one line per key:
  * "key (type, default X): help [env NAME]" */
-void tw_config_describe(const struct tw_cfg_table *tables, size_t n,
-                        FILE *fp)
+void tw_config_describe(const struct tw_cfg_table *tables, size_t n, FILE *fp)
 {
     static const char *const names[] = {
-        [TW_CFG_STRING] = "string",     [TW_CFG_INT] = "integer",
-        [TW_CFG_BOOL] = "boolean",      [TW_CFG_DURATION] = "duration",
-        [TW_CFG_SIZE] = "size",         [TW_CFG_STRLIST] = "list",
+        [TW_CFG_STRING] = "string", [TW_CFG_INT] = "integer",
+        [TW_CFG_BOOL] = "boolean",  [TW_CFG_DURATION] = "duration",
+        [TW_CFG_SIZE] = "size",     [TW_CFG_STRLIST] = "list",
         [TW_CFG_ENUM] = "one of",
     };
     for (size_t t = 0; t < n; t++) {
@@ -1016,7 +1011,9 @@ void tw_config_describe(const struct tw_cfg_table *tables, size_t n,
                          *d == '[' ? "" : "]");
             else
                 snprintf(def, sizeof def, "%s",
-                         *d ? d : k->type == TW_CFG_BOOL ? "false" : "0");
+                         *d                       ? d
+                         : k->type == TW_CFG_BOOL ? "false"
+                                                  : "0");
             fprintf(fp, "%s (%s%s, default %s): %s", k->key, names[k->type],
                     range, def, k->help ? k->help : "");
             if (k->env)

@@ -10,7 +10,7 @@
  * (on SIGHUP) or stops (at start-up).
  *
  * libyaml resolves no types: every scalar is text, converted here. A key whose
- * top-level section belongs to another service (tw_config_foreign_sections)
+ * top-level section belongs to another service (tw_config_sections)
  * is skipped, so every service can read the one shared file.
  */
 #ifndef TW_CONFIG_H

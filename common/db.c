@@ -37,7 +37,7 @@ struct tw_db {
 };
 
 /* Any 64-bit number will do; this one spells "tawasul" in ASCII. */
-#define MIGRATE_LOCK_KEY "0x74617761"
+#define MIGRATE_LOCK_KEY "1952544609"
 
 static void notice_quiet(void *arg, const char *message)
 {

@@ -44,8 +44,8 @@ struct cli {
 };
 
 struct cli_verb;
-typedef int (*cli_verb_fn)(struct cli *c, const struct cli_verb *v,
-                           int argc, char **argv);
+typedef int (*cli_verb_fn)(struct cli *c, const struct cli_verb *v, int argc,
+                           char **argv);
 
 /* A verb: "case log-call". ARGV given to FN starts at the verb's last word
  * (argv[0]), so getopt_long sees its options from argv[1]. */
@@ -128,8 +128,7 @@ void cli_print_cell(FILE *fp, const char *s, size_t width);
 /* --- cli_db.c ------------------------------------------------------------ */
 int cli_db_migrate(struct cli *c, const struct cli_verb *v, int argc,
                    char **argv);
-int cli_status(struct cli *c, const struct cli_verb *v, int argc,
-               char **argv);
+int cli_status(struct cli *c, const struct cli_verb *v, int argc, char **argv);
 int cli_config_check(struct cli *c, const struct cli_verb *v, int argc,
                      char **argv);
 
@@ -153,10 +152,10 @@ struct cli_csv;
 
 /* One record as read: fields borrowed from the reader until the next call. */
 struct cli_csv_record {
-    long line;          /* physical line where the record starts (1-based) */
-    size_t n;           /* number of fields */
-    char **fields;      /* NUL-terminated fields */
-    const char *error;  /* NULL, or why the record is malformed */
+    long line;         /* physical line where the record starts (1-based) */
+    size_t n;          /* number of fields */
+    char **fields;     /* NUL-terminated fields */
+    const char *error; /* NULL, or why the record is malformed */
 };
 
 /* cli_csv_new - a reader of FP (borrowed) with hard caps on one field's and

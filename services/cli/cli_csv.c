@@ -49,11 +49,11 @@ struct cli_csv {
     int bom_checked;
     long line; /* physical line of the next byte */
 
-    struct tw_buf rec;   /* the record's fields, each NUL-terminated */
-    size_t *starts;      /* offset of each field in rec */
+    struct tw_buf rec; /* the record's fields, each NUL-terminated */
+    size_t *starts;    /* offset of each field in rec */
     size_t nstarts, size_starts;
-    char **fields;       /* pointers handed out, rebuilt per record */
-    size_t field_len;    /* bytes of the current field so far */
+    char **fields;    /* pointers handed out, rebuilt per record */
+    size_t field_len; /* bytes of the current field so far */
     char error[96];
 };
 

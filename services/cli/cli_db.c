@@ -35,11 +35,11 @@
 #include "error.h"
 #include "mem.h"
 
-#define MIGRATE_WAIT   (10 * TW_SEC) /* for the database to come up */
-#define PING_GIVE_UP   (3 * TW_SEC)
-#define CHECK_TIMEOUT  (15 * TW_SEC) /* for one sibling's --check-config */
-#define CHECK_OUT_MAX  (64 * 1024)   /* bytes of a sibling's output kept */
-#define SIBLINGS_MAX   64
+#define MIGRATE_WAIT  (10 * TW_SEC) /* for the database to come up */
+#define PING_GIVE_UP  (3 * TW_SEC)
+#define CHECK_TIMEOUT (15 * TW_SEC) /* for one sibling's --check-config */
+#define CHECK_OUT_MAX (64 * 1024)   /* bytes of a sibling's output kept */
+#define SIBLINGS_MAX  64
 
 /* no_options - parse a verb that takes only --help; returns -1 to go on,
  * else the exit status. *NEXT gets the index of the first operand. */
@@ -82,7 +82,7 @@ int cli_db_migrate(struct cli *c, const struct cli_verb *v, int argc,
     int version = st == TW_OK ? tw_db_schema_version(db) : -1;
     cli_log_unmute(c);
     if (st != TW_OK || version < 0) {
-        if (st == TW_TEMPFAIL || version < 0)
+        if (st != TW_PERMFAIL)
             rc = cli_fail(EX_TEMPFAIL,
                           "the migration did not finish: %s (try again; "
                           "nothing half-applied is kept)",
@@ -106,8 +106,8 @@ static int ping_engine(struct cli *c)
     int up = 0;
     void *zctx = zmq_ctx_new();
     char *key = tw_key_new("ping");
-    json_t *cmd = json_pack("{s:i, s:s, s:s}", "v", 1, "op", "ping", "key",
-                            key);
+    json_t *cmd =
+        json_pack("{s:i, s:s, s:s}", "v", 1, "op", "ping", "key", key);
     struct tw_bus_client_opts o;
     tw_bus_client_opts_default(&o);
     o.timeout = c->base.bus_request_timeout < PING_GIVE_UP
@@ -131,8 +131,7 @@ static int ping_engine(struct cli *c)
 }
 
 /* cli_status - is the engine answering, is the database reachable */
-int cli_status(struct cli *c, const struct cli_verb *v, int argc,
-               char **argv)
+int cli_status(struct cli *c, const struct cli_verb *v, int argc, char **argv)
 {
     int next = 0;
     int rc = no_options(v, argc, argv, &next);
@@ -212,8 +211,7 @@ static int check_self(struct cli *c, const char *path)
     } else if (errors && *errors) {
         print_prefixed(stderr, "tawasul", errors);
     } else {
-        fprintf(stderr, "tawasul: %s: the configuration is not valid\n",
-                path);
+        fprintf(stderr, "tawasul: %s: the configuration is not valid\n", path);
     }
     free(errors);
     return rc == 0;
@@ -291,8 +289,8 @@ static int check_sibling(const char *dir, const char *name, const char *path)
     } else {
         print_prefixed(stderr, name, tw_buf_str(&out));
         if (status == 124)
-            fprintf(stderr, "%s: did not finish checking within %llds\n",
-                    name, (long long)(CHECK_TIMEOUT / TW_SEC));
+            fprintf(stderr, "%s: did not finish checking within %llds\n", name,
+                    (long long)(CHECK_TIMEOUT / TW_SEC));
         else if (status == 127)
             fprintf(stderr, "%s: could not be run\n", name);
         else if (status != EX_CONFIG)
@@ -364,8 +362,7 @@ int cli_config_check(struct cli *c, const struct cli_verb *v, int argc,
     if (rc >= 0)
         return rc;
     if (argc - next > 1)
-        return cli_usage_error(v, "unexpected argument \"%s\"",
-                               argv[next + 1]);
+        return cli_usage_error(v, "unexpected argument \"%s\"", argv[next + 1]);
     const char *path = next < argc ? argv[next] : c->config_path;
     if (!path)
         path = tw_config_default_path();

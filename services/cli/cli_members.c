@@ -157,11 +157,10 @@ static int map_header(struct import *im, const struct cli_csv_record *rec)
             im->col[k] = (int)i;
         } else if (ulen < sizeof unknown - 1) {
             char q[64];
-            int w = snprintf(unknown + ulen, sizeof unknown - ulen, "%s%s",
-                             ulen ? ", " : "",
-                             cli_utf8_valid(name, strlen(name))
-                                 ? shown(name, q, sizeof q)
-                                 : "(not UTF-8)");
+            int w = snprintf(
+                unknown + ulen, sizeof unknown - ulen, "%s%s", ulen ? ", " : "",
+                cli_utf8_valid(name, strlen(name)) ? shown(name, q, sizeof q)
+                                                   : "(not UTF-8)");
             if (w > 0)
                 ulen += (size_t)w;
         }
@@ -197,9 +196,8 @@ static const char *check_row(struct import *im,
     if (rec->error)
         return rec->error;
     if (rec->n != NCOLS) {
-        snprintf(buf, size,
-                 "expected %d fields (" COLUMNS_TEXT "), found %zu", NCOLS,
-                 rec->n);
+        snprintf(buf, size, "expected %d fields (" COLUMNS_TEXT "), found %zu",
+                 NCOLS, rec->n);
         return buf;
     }
     for (int k = 0; k < NCOLS; k++) {
@@ -215,7 +213,7 @@ static const char *check_row(struct import *im,
     char *name = trim(rec->fields[im->col[COL_NAME]]);
     char *email = trim(rec->fields[im->col[COL_EMAIL]]);
     char *phone = trim(rec->fields[im->col[COL_PHONE]]);
-    char *lang = trim(rec->fields[im->col[COL_LANG]]);
+    const char *lang = trim(rec->fields[im->col[COL_LANG]]);
 
     if (!*no)
         return "member_no: required";
@@ -301,8 +299,7 @@ static int import_rows(struct cli *c, struct import *im)
         memset(&row, 0, sizeof row);
         const char *why = check_row(im, &rec, &row, reason, sizeof reason);
         if (why) {
-            fprintf(stderr, "%s:%ld: rejected: %s\n", im->file, rec.line,
-                    why);
+            fprintf(stderr, "%s:%ld: rejected: %s\n", im->file, rec.line, why);
             im->rejected++;
             free(row.phone_buf);
             continue;
@@ -365,8 +362,8 @@ int cli_members_import(struct cli *c, const struct cli_verb *v, int argc,
     struct cli_csv_record header;
     int n = cli_csv_next(im.csv, &header);
     if (n < 0) {
-        rc = cli_fail(EX_IOERR, "%s: cannot read: %s", im.file,
-                      strerror(errno));
+        rc =
+            cli_fail(EX_IOERR, "%s: cannot read: %s", im.file, strerror(errno));
         goto out;
     }
     if (n == 0) {

@@ -65,8 +65,7 @@ static const struct cli_verb verbs[] = {
     {"db", "migrate", cli_db_migrate, "db migrate",
      "Apply the missing schema migrations to the database.\n", NULL},
     {"status", NULL, cli_status, "status",
-     "Show whether the engine answers and the database is reachable.\n",
-     NULL},
+     "Show whether the engine answers and the database is reachable.\n", NULL},
     {"config", "check", cli_config_check, "config check [FILE]",
      "Check FILE (default: the -c file) for every Tawasul program.\n", NULL},
     {"members", "import", cli_members_import,
@@ -90,8 +89,7 @@ static const struct cli_verb verbs[] = {
      "[options]",
      NULL, "letter"},
     {"case", "show", cli_case_show, "case show REF [--json]",
-     "  --json        print the case, its events and messages as JSON\n",
-     NULL},
+     "  --json        print the case, its events and messages as JSON\n", NULL},
     {"case", "list", cli_case_list,
      "case list [--status S] [--limit N] [--json]",
      "  --status S    only cases in status S (new, in_committee, ...)\n"
@@ -126,16 +124,15 @@ static void usage(FILE *fp)
                 "\nCommands:\n");
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         fprintf(fp, "  tawasul %s\n", verbs[i].synopsis);
-    fprintf(fp,
-            "\nOptions:\n"
-            "  -c FILE      config file (default $TAWASUL_CONFIG, then "
-            "/etc/tawasul/tawasul.yaml)\n"
-            "  --as USER    the staff member acting (default cli.actor or "
-            "$TAWASUL_ACTOR)\n"
-            "  -v           log what happens (debug)\n"
-            "  -h, --help   this help; `tawasul COMMAND --help` for a "
-            "command\n"
-            "  --version    print the version\n");
+    fprintf(fp, "\nOptions:\n"
+                "  -c FILE      config file (default $TAWASUL_CONFIG, then "
+                "/etc/tawasul/tawasul.yaml)\n"
+                "  --as USER    the staff member acting (default cli.actor or "
+                "$TAWASUL_ACTOR)\n"
+                "  -v           log what happens (debug)\n"
+                "  -h, --help   this help; `tawasul COMMAND --help` for a "
+                "command\n"
+                "  --version    print the version\n");
 }
 
 /* cli_fail - print "tawasul: MESSAGE" on stderr; returns CODE */
@@ -316,8 +313,9 @@ int cli_db_failed(struct tw_db *db, int st, const char *what)
                         "the database has no Tawasul schema yet: run "
                         "`tawasul db migrate`");
     if (st == TW_TEMPFAIL)
-        return cli_fail(EX_TEMPFAIL, "lost the database while %s: %s (try "
-                                     "again)",
+        return cli_fail(EX_TEMPFAIL,
+                        "lost the database while %s: %s (try "
+                        "again)",
                         what, tw_db_error(db));
     return cli_fail(EX_SOFTWARE, "the database refused %s: %s", what,
                     tw_db_error(db));
@@ -348,7 +346,7 @@ char *cli_time_human(tw_time t, char *buf)
     if (strlen(iso) < 19)
         snprintf(buf, CLI_TIME_HUMAN_MAX, "%s", iso);
     else
-        snprintf(buf, CLI_TIME_HUMAN_MAX, "%.10s %.5s %s", iso, iso + 11,
+        snprintf(buf, CLI_TIME_HUMAN_MAX, "%.10s %.5s %.6s", iso, iso + 11,
                  *zone == 'Z' || !*zone ? "+00:00" : zone);
     return buf;
 }
@@ -374,9 +372,8 @@ char *cli_duration_human(int64_t d, char *buf, size_t size)
         d -= n * units[i].unit;
         if (n == 0)
             break;
-        int w = snprintf(buf + len, size - len, "%s%lld %s",
-                         parts ? " " : "", (long long)n,
-                         n == 1 ? units[i].one : units[i].many);
+        int w = snprintf(buf + len, size - len, "%s%lld %s", parts ? " " : "",
+                         (long long)n, n == 1 ? units[i].one : units[i].many);
         if (w < 0 || (size_t)w >= size - len)
             break;
         len += (size_t)w;
@@ -549,11 +546,9 @@ int main(int argc, char **argv)
             printf("tawasul %s\n", TW_VERSION);
             return 0;
         case ':':
-            return cli_usage_error(NULL, "%s needs a value",
-                                   argv[optind - 1]);
+            return cli_usage_error(NULL, "%s needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error(NULL, "unknown option %s",
-                                   argv[optind - 1]);
+            return cli_usage_error(NULL, "unknown option %s", argv[optind - 1]);
         }
     }
     tw_log_init("tawasul", c.verbose ? TW_LOG_DEBUG : TW_LOG_WARN);
@@ -584,8 +579,7 @@ int main(int argc, char **argv)
     rc = v->fn(&c, v, argc - first, argv + first);
 
     if (fflush(stdout) != 0 && rc == 0)
-        rc = cli_fail(EX_IOERR, "cannot write the output: %s",
-                      strerror(errno));
+        rc = cli_fail(EX_IOERR, "cannot write the output: %s", strerror(errno));
     if (c.loaded)
         tw_config_free(c.tables, 2);
     return rc;

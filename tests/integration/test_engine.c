@@ -38,6 +38,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct th *t = *state;
+    if (!t)
+        return 0;
     th_teardown(t);
     free(t);
     return 0;

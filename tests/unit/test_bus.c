@@ -81,8 +81,8 @@ static void on_reply(void *arg, const char *key, const json_t *reply)
     if (g->resubmit && g->chain < 5) {
         /* The callback may submit, even under the key just finished. */
         g->chain++;
-        json_t *cmd = json_pack("{s:i,s:s,s:s}", "v", 1, "op", "note", "key",
-                                key);
+        json_t *cmd =
+            json_pack("{s:i,s:s,s:s}", "v", 1, "op", "note", "key", key);
         assert_int_equal(tw_bus_client_submit(g->resubmit, cmd, NULL, 0),
                          TW_OK);
     }
@@ -106,8 +106,8 @@ static void answer(struct tw_bus_server *s, const struct tw_bus_request *r)
 {
     json_t *j;
     const char *key = req_key(r, &j);
-    json_t *fields = json_pack("{s:s,s:i}", "case", "AW-2026-000001", "n",
-                               (int)r->nparts);
+    json_t *fields =
+        json_pack("{s:s,s:i}", "case", "AW-2026-000001", "n", (int)r->nparts);
     json_t *reply = tw_bus_reply_ok(key, fields);
     assert_int_equal(tw_bus_server_reply(s, r, reply), TW_OK);
     json_decref(reply);
@@ -118,8 +118,8 @@ static void answer(struct tw_bus_server *s, const struct tw_bus_request *r)
 static void test_reply_builders(void **state)
 {
     (void)state;
-    json_t *f = json_pack("{s:s,s:b,s:b}", "case", "AW-2026-000123",
-                          "created", 1, "ok", 0);
+    json_t *f = json_pack("{s:s,s:b,s:b}", "case", "AW-2026-000123", "created",
+                          1, "ok", 0);
     json_t *r = tw_bus_reply_ok("web:1", f);
     char *s = json_dumps(r, JSON_COMPACT);
     assert_string_equal(s, "{\"v\":1,\"key\":\"web:1\",\"ok\":true,"
@@ -148,7 +148,8 @@ static void test_reply_builders(void **state)
 static void test_request_reply_with_attachments(void **state)
 {
     struct fixture *f = *state;
-    struct tw_bus_server *s = tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
+    struct tw_bus_server *s =
+        tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
     assert_non_null(s);
     struct got g = {0};
     struct tw_bus_client *c =
@@ -160,9 +161,9 @@ static void test_request_reply_with_attachments(void **state)
     /* A second request under a key still queued is refused. */
     assert_int_equal(tw_bus_client_submit(c, command("k1"), NULL, 0),
                      TW_PERMFAIL);
-    assert_int_equal(tw_bus_client_submit(c, json_pack("{s:i}", "v", 1),
-                                          NULL, 0),
-                     TW_PERMFAIL);
+    assert_int_equal(
+        tw_bus_client_submit(c, json_pack("{s:i}", "v", 1), NULL, 0),
+        TW_PERMFAIL);
 
     int served = 0;
     tw_time end = tw_clock_mono() + 5 * TW_SEC;
@@ -199,7 +200,8 @@ static void test_request_reply_with_attachments(void **state)
 static void test_window_out_of_order(void **state)
 {
     struct fixture *f = *state;
-    struct tw_bus_server *s = tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
+    struct tw_bus_server *s =
+        tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
     struct got g = {0};
     struct tw_bus_client_opts o;
     tw_bus_client_opts_default(&o);
@@ -210,8 +212,7 @@ static void test_window_out_of_order(void **state)
     for (int i = 0; i < NKEYS; i++) {
         char key[32];
         snprintf(key, sizeof key, "w:%d", i);
-        assert_int_equal(tw_bus_client_submit(c, command(key), NULL, 0),
-                         TW_OK);
+        assert_int_equal(tw_bus_client_submit(c, command(key), NULL, 0), TW_OK);
     }
     assert_int_equal(tw_bus_client_pending(c), NKEYS);
 
@@ -253,7 +254,8 @@ static void test_window_out_of_order(void **state)
 static void test_dropped_request_resent(void **state)
 {
     struct fixture *f = *state;
-    struct tw_bus_server *s = tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
+    struct tw_bus_server *s =
+        tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
     struct got g = {0};
     struct tw_bus_client_opts o;
     tw_bus_client_opts_default(&o);
@@ -295,7 +297,8 @@ static void test_dropped_request_resent(void **state)
 static void test_retry_reply_resent(void **state)
 {
     struct fixture *f = *state;
-    struct tw_bus_server *s = tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
+    struct tw_bus_server *s =
+        tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
     struct got g = {0};
     struct tw_bus_client_opts o;
     tw_bus_client_opts_default(&o);
@@ -345,8 +348,8 @@ static void test_retry_reply_resent(void **state)
         }
     }
     assert_int_equal(g.calls, 2);
-    assert_string_equal(
-        json_string_value(json_object_get(g.last, "error")), "invalid");
+    assert_string_equal(json_string_value(json_object_get(g.last, "error")),
+                        "invalid");
     json_decref(g.last);
     tw_bus_client_destroy(&c);
     tw_bus_server_destroy(&s);
@@ -381,8 +384,13 @@ static void test_give_up(void **state)
     assert_non_null(strstr(msg, "within 1s"));
     assert_int_equal(tw_bus_client_pending(c), 0);
 
-    /* An engine that keeps saying "unavailable": that is what is reported. */
-    struct tw_bus_server *s = tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
+    tw_bus_client_destroy(&c);
+
+    /* An engine that keeps saying "unavailable": that is what is reported.
+     * (A new client: the first one's reconnect interval has grown.) */
+    struct tw_bus_server *s =
+        tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
+    c = tw_bus_client_new(f->zctx, f->intake, &o, on_reply, &g);
     assert_int_equal(tw_bus_client_submit(c, command("w:2"), NULL, 0), TW_OK);
     start = tw_clock_mono();
     while (g.calls == 1 && tw_clock_mono() < start + 5 * TW_SEC) {
@@ -423,7 +431,8 @@ static void test_server_started_later(void **state)
         assert_int_equal(tw_bus_client_poll(c, 20 * TW_MSEC), 0);
     assert_int_equal(tw_bus_client_pending(c), 1);
 
-    struct tw_bus_server *s = tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
+    struct tw_bus_server *s =
+        tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
     int seen = 0;
     end = tw_clock_mono() + 10 * TW_SEC;
     while (g.calls == 0 && tw_clock_mono() < end) {
@@ -452,8 +461,7 @@ static void test_too_large(void **state)
         tw_bus_client_new(f->zctx, f->intake, NULL, on_reply, &g);
     static char big[1500];
     struct tw_bus_part part = {big, sizeof big};
-    assert_int_equal(tw_bus_client_submit(c, command("w:5"), &part, 1),
-                     TW_OK);
+    assert_int_equal(tw_bus_client_submit(c, command("w:5"), &part, 1), TW_OK);
     assert_int_equal(tw_bus_client_submit(c, command("w:6"), NULL, 0), TW_OK);
     int served = 0;
     tw_time end = tw_clock_mono() + 5 * TW_SEC;
@@ -478,8 +486,7 @@ static void test_too_large(void **state)
     g.last = NULL;
 
     /* Report the big one's reply on its own to check it. */
-    assert_int_equal(tw_bus_client_submit(c, command("w:5"), &part, 1),
-                     TW_OK);
+    assert_int_equal(tw_bus_client_submit(c, command("w:5"), &part, 1), TW_OK);
     end = tw_clock_mono() + 5 * TW_SEC;
     while (g.calls < 3 && tw_clock_mono() < end) {
         assert_true(tw_bus_client_poll(c, 2 * TW_MSEC) >= 0);
@@ -498,7 +505,8 @@ static void test_too_large(void **state)
 static void test_callback_resubmits(void **state)
 {
     struct fixture *f = *state;
-    struct tw_bus_server *s = tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
+    struct tw_bus_server *s =
+        tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
     struct got g = {0};
     struct tw_bus_client *c =
         tw_bus_client_new(f->zctx, f->intake, NULL, on_reply, &g);
@@ -550,12 +558,11 @@ static void test_call_gives_up(void **state)
     assert_non_null(r);
     assert_string_equal(json_string_value(json_object_get(r, "error")),
                         "timeout");
-    assert_string_equal(json_string_value(json_object_get(r, "key")),
-                        "cli:1");
+    assert_string_equal(json_string_value(json_object_get(r, "key")), "cli:1");
     json_decref(r);
     /* No key: not sent at all. */
-    assert_null(tw_bus_call(f->zctx, f->intake, &o,
-                            json_pack("{s:i}", "v", 1), NULL, 0));
+    assert_null(tw_bus_call(f->zctx, f->intake, &o, json_pack("{s:i}", "v", 1),
+                            NULL, 0));
 }
 
 static void test_events(void **state)

@@ -160,8 +160,7 @@ static void test_parse_rejects(void **state)
 
 static void test_round_trips(void **state)
 {
-    static const char *const zones[] = {"Asia/Riyadh", "UTC",
-                                        "Europe/Berlin"};
+    static const char *const zones[] = {"Asia/Riyadh", "UTC", "Europe/Berlin"};
     static const tw_time times[] = {
         T0,
         T0 + 999999,
@@ -249,9 +248,25 @@ static void test_duration_parse(void **state)
         {"007m", 7 * TW_MIN},
     };
     static const char *const bad[] = {
-        "",     "-5s",   "+5s",  "14x",   "d",    "1.5h", "5 s",  " 5s",
-        "5s ",  "1d12",  "12h1d", "1h1h", "1m1m", "ms",   "1mss", "1S",
-        "1 d",  "1d-1h", "1sm",
+        "",
+        "-5s",
+        "+5s",
+        "14x",
+        "d",
+        "1.5h",
+        "5 s",
+        " 5s",
+        "5s ",
+        "1d12",
+        "12h1d",
+        "1h1h",
+        "1m1m",
+        "ms",
+        "1mss",
+        "1S",
+        "1 d",
+        "1d-1h",
+        "1sm",
         "9223372036854775807s", /* overflows in microseconds */
         "99999999999999999999", /* overflows as a number */
         "106751992d",           /* just past INT64_MAX microseconds */
@@ -278,14 +293,10 @@ static void test_duration_format(void **state)
         int64_t usec;
         const char *text;
     } cases[] = {
-        {14 * TW_DAY, "14d"},
-        {36 * TW_HOUR, "1d12h"},
-        {90 * TW_MIN, "1h30m"},
-        {45 * TW_SEC, "45s"},
-        {250 * TW_MSEC, "250ms"},
-        {0, "0s"},
-        {1500, "1ms500us"},
-        {TW_DAY + TW_SEC, "1d1s"},
+        {14 * TW_DAY, "14d"},     {36 * TW_HOUR, "1d12h"},
+        {90 * TW_MIN, "1h30m"},   {45 * TW_SEC, "45s"},
+        {250 * TW_MSEC, "250ms"}, {0, "0s"},
+        {1500, "1ms500us"},       {TW_DAY + TW_SEC, "1d1s"},
         {-90 * TW_SEC, "-1m30s"},
     };
     char buf[64];

@@ -27,8 +27,7 @@ static const struct tw_intake_limits limits = {
 /* parse_intake - run TEXT through both parsers like the engine does */
 static int parse_intake(const char *text, const struct tw_bus_part *parts,
                         size_t n, const struct tw_intake_limits *lim,
-                        struct tw_intake *in, enum tw_errcode *code,
-                        char *msg)
+                        struct tw_intake *in, enum tw_errcode *code, char *msg)
 {
     json_t *j = NULL;
     const char *op = NULL, *key = NULL;
@@ -100,7 +99,8 @@ static void test_valid_intake_full(void **state)
     struct tw_intake in;
     enum tw_errcode code;
     char msg[TW_MSG_MAX];
-    char *cats[] = {"membership", "dividends"};
+    char m[] = "membership", d[] = "dividends";
+    char *cats[] = {m, d};
     struct tw_strlist l = {2, cats};
     struct tw_intake_limits lim = limits;
     lim.categories = &l;
@@ -191,9 +191,8 @@ static void test_key_reported_on_later_failure(void **state)
     enum tw_errcode code;
     char msg[TW_MSG_MAX];
     const char *t = "{\"v\":2,\"op\":\"intake\",\"key\":\"web:42\"}";
-    assert_int_equal(
-        tw_command_parse(t, strlen(t), &j, &op, &key, &code, msg),
-        TW_PERMFAIL);
+    assert_int_equal(tw_command_parse(t, strlen(t), &j, &op, &key, &code, msg),
+                     TW_PERMFAIL);
     assert_int_equal(code, TW_E_BAD_VERSION);
     assert_non_null(key);
     assert_string_equal(key, "web:42");
@@ -201,17 +200,15 @@ static void test_key_reported_on_later_failure(void **state)
     json_decref(j);
 
     t = "{\"v\":1,\"op\":\"fly\",\"key\":\"web:43\"}";
-    assert_int_equal(
-        tw_command_parse(t, strlen(t), &j, &op, &key, &code, msg),
-        TW_PERMFAIL);
+    assert_int_equal(tw_command_parse(t, strlen(t), &j, &op, &key, &code, msg),
+                     TW_PERMFAIL);
     assert_int_equal(code, TW_E_UNKNOWN_OP);
     assert_string_equal(key, "web:43");
     json_decref(j);
 
     t = "not json";
-    assert_int_equal(
-        tw_command_parse(t, strlen(t), &j, &op, &key, &code, msg),
-        TW_PERMFAIL);
+    assert_int_equal(tw_command_parse(t, strlen(t), &j, &op, &key, &code, msg),
+                     TW_PERMFAIL);
     assert_null(key);
     assert_null(j);
 }
@@ -230,12 +227,12 @@ static void test_intake_field_errors(void **state)
                 TW_E_INVALID, "subject: must be one line");
     expect_fail("{" ENV ",\"channel\":\"phone\",\"subject\":\"a\\tb\"}",
                 TW_E_INVALID, "subject:");
-    expect_fail("{" ENV ",\"channel\":\"phone\",\"subject\":5}",
-                TW_E_INVALID, "subject: must be a string");
+    expect_fail("{" ENV ",\"channel\":\"phone\",\"subject\":5}", TW_E_INVALID,
+                "subject: must be a string");
     expect_fail("{" ENV ",\"subject\":\"s\"}", TW_E_INVALID,
                 "channel: required");
-    expect_fail("{" ENV ",\"channel\":\"fax\",\"subject\":\"s\"}",
-                TW_E_INVALID, "channel: \"fax\" is not one of email, web");
+    expect_fail("{" ENV ",\"channel\":\"fax\",\"subject\":\"s\"}", TW_E_INVALID,
+                "channel: \"fax\" is not one of email, web");
     expect_fail("{" ENV ",\"channel\":\"web\",\"kind\":\"praise\","
                 "\"subject\":\"s\"}",
                 TW_E_INVALID, "kind: \"praise\"");
@@ -309,8 +306,8 @@ static void test_received_at(void **state)
                  "{" ENV ",\"channel\":\"web\",\"subject\":\"s\","
                  "\"received_at\":\"%s\"}",
                  zones[i]);
-        assert_int_equal(
-            parse_intake(text, NULL, 0, &limits, &in, &code, msg), TW_OK);
+        assert_int_equal(parse_intake(text, NULL, 0, &limits, &in, &code, msg),
+                         TW_OK);
         assert_true(in.received_at == INT64_C(1772346600) * 1000000);
         tw_intake_clear(&in);
     }
@@ -319,7 +316,8 @@ static void test_received_at(void **state)
 static void test_category(void **state)
 {
     (void)state;
-    char *cats[] = {"membership", "dividends"};
+    char m[] = "membership", d[] = "dividends";
+    char *cats[] = {m, d};
     struct tw_strlist l = {2, cats};
     struct tw_intake_limits lim = limits;
     lim.categories = &l;
@@ -334,8 +332,7 @@ static void test_category(void **state)
     char msg[TW_MSG_MAX];
     const char *t = "{" ENV ",\"channel\":\"web\",\"subject\":\"s\","
                     "\"category\":\"loans\"}";
-    assert_int_equal(parse_intake(t, NULL, 0, &limits, &in, &code, msg),
-                     TW_OK);
+    assert_int_equal(parse_intake(t, NULL, 0, &limits, &in, &code, msg), TW_OK);
     assert_string_equal(in.category, "loans");
     tw_intake_clear(&in);
 }

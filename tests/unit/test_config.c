@@ -49,16 +49,16 @@ static const struct tw_cfg_key svc_keys[] = {
      "whether"},
     {"engine.wait", TW_CFG_DURATION, SVC(wait), "1m", TW_SEC, TW_HOUR, NULL,
      NULL, "how long"},
-    {"engine.limit", TW_CFG_SIZE, SVC(limit), "64KB", 1024,
-     INT64_C(1) << 30, NULL, NULL, "how big"},
-    {"engine.tags", TW_CFG_STRLIST, SVC(tags), "alpha, beta", 0, 0, NULL,
-     NULL, "labels"},
+    {"engine.limit", TW_CFG_SIZE, SVC(limit), "64KB", 1024, INT64_C(1) << 30,
+     NULL, NULL, "how big"},
+    {"engine.tags", TW_CFG_STRLIST, SVC(tags), "alpha, beta", 0, 0, NULL, NULL,
+     "labels"},
     {"engine.mode", TW_CFG_ENUM, SVC(mode), "fast", 0, 0, NULL, "fast|slow",
      "how"},
     {"engine.token", TW_CFG_STRING, SVC(token), NULL, 0, 0, "TW_TEST_TOKEN",
      NULL, "a secret"},
-    {"engine.nested.depth", TW_CFG_INT, SVC(depth), "1", 1, 9,
-     "TW_TEST_DEPTH", NULL, "how deep"},
+    {"engine.nested.depth", TW_CFG_INT, SVC(depth), "1", 1, 9, "TW_TEST_DEPTH",
+     NULL, "how deep"},
     {NULL, TW_CFG_STRING, 0, NULL, 0, 0, NULL, NULL, NULL},
 };
 
@@ -80,22 +80,22 @@ struct sample_config {
 static const struct tw_cfg_key sample_keys[] = {
     {"sla.decision_within", TW_CFG_DURATION, SAMPLE(decision_within), "14d",
      TW_HOUR, 365 * TW_DAY, NULL, NULL, ""},
-    {"cases.categories", TW_CFG_STRLIST, SAMPLE(categories), NULL, 0, 64,
-     NULL, NULL, ""},
+    {"cases.categories", TW_CFG_STRLIST, SAMPLE(categories), NULL, 0, 64, NULL,
+     NULL, ""},
     {"cases.max_subject", TW_CFG_INT, SAMPLE(max_subject), "500", 1, 10000,
      NULL, NULL, ""},
     {"cases.max_body", TW_CFG_SIZE, SAMPLE(max_body), "256KB", 1024,
      INT64_C(1) << 30, NULL, NULL, ""},
     {"cases.max_attachments", TW_CFG_INT, SAMPLE(max_attachments), "20", 0,
      1000, NULL, NULL, ""},
-    {"cases.max_attachment", TW_CFG_SIZE, SAMPLE(max_attachment), "10MB",
-     1024, INT64_C(1) << 30, NULL, NULL, ""},
-    {"engine.batch_max", TW_CFG_INT, SAMPLE(batch_max), "500", 1, 100000,
-     NULL, NULL, ""},
+    {"cases.max_attachment", TW_CFG_SIZE, SAMPLE(max_attachment), "10MB", 1024,
+     INT64_C(1) << 30, NULL, NULL, ""},
+    {"engine.batch_max", TW_CFG_INT, SAMPLE(batch_max), "500", 1, 100000, NULL,
+     NULL, ""},
     {"cli.actor", TW_CFG_STRING, SAMPLE(actor), NULL, 0, 0, "TAWASUL_ACTOR",
      NULL, ""},
-    {"cli.timeout", TW_CFG_DURATION, SAMPLE(timeout), "30s", TW_SEC,
-     TW_HOUR, NULL, NULL, ""},
+    {"cli.timeout", TW_CFG_DURATION, SAMPLE(timeout), "30s", TW_SEC, TW_HOUR,
+     NULL, NULL, ""},
     {NULL, TW_CFG_STRING, 0, NULL, 0, 0, NULL, NULL, NULL},
 };
 
@@ -243,29 +243,30 @@ static void test_empty_and_comment_files(void **state)
 static void test_valid_file_fills_typed_values(void **state)
 {
     struct fx *f = *state;
-    int rc = load(f, "site:\n"
-                     "  name: \"Test \xd8\xac\xd9\x85\xd8\xb9\xd9\x8a\xd8\xa9\"\n"
-                     "  timezone: Europe/Berlin\n"
-                     "database:\n"
-                     "  url: 'host=/tmp dbname=t'\n"
-                     "  connect_timeout: 1m30s\n"
-                     "bus:\n"
-                     "  window: 8\n"
-                     "  max_request: 10MB\n"
-                     "  request_timeout: 250ms\n"
-                     "log: {level: debug}\n"
-                     "engine:\n"
-                     "  name: e1\n"
-                     "  count: \"42\"\n"
-                     "  flag: yes\n"
-                     "  wait: 45m30s\n"
-                     "  limit: 1gb\n"
-                     "  tags:\n"
-                     "    - one\n"
-                     "    - \"two words\"\n"
-                     "  mode: slow\n"
-                     "  nested:\n"
-                     "    depth: 9\n");
+    int rc =
+        load(f, "site:\n"
+                "  name: \"Test \xd8\xac\xd9\x85\xd8\xb9\xd9\x8a\xd8\xa9\"\n"
+                "  timezone: Europe/Berlin\n"
+                "database:\n"
+                "  url: 'host=/tmp dbname=t'\n"
+                "  connect_timeout: 1m30s\n"
+                "bus:\n"
+                "  window: 8\n"
+                "  max_request: 10MB\n"
+                "  request_timeout: 250ms\n"
+                "log: {level: debug}\n"
+                "engine:\n"
+                "  name: e1\n"
+                "  count: \"42\"\n"
+                "  flag: yes\n"
+                "  wait: 45m30s\n"
+                "  limit: 1gb\n"
+                "  tags:\n"
+                "    - one\n"
+                "    - \"two words\"\n"
+                "  mode: slow\n"
+                "  nested:\n"
+                "    depth: 9\n");
     if (rc != TW_OK)
         fail_msg("%s", f->errors);
     assert_null(f->errors);
@@ -621,8 +622,7 @@ static void test_default_path(void **state)
 {
     (void)state;
     unsetenv("TAWASUL_CONFIG");
-    assert_string_equal(tw_config_default_path(),
-                        "/etc/tawasul/tawasul.yaml");
+    assert_string_equal(tw_config_default_path(), "/etc/tawasul/tawasul.yaml");
     setenv("TAWASUL_CONFIG", "/srv/tw.yaml", 1);
     assert_string_equal(tw_config_default_path(), "/srv/tw.yaml");
     unsetenv("TAWASUL_CONFIG");

@@ -53,14 +53,12 @@ static void test_berlin_keeps_local_time_across_dst(void **state)
     /* received in winter time, due in summer time: one hour less elapses */
     tw_time received = at("2026-03-20T10:00:00+01:00");
     tw_time due = tw_sla_due_at(&p, received);
-    assert_string_equal(tw_time_iso(due, 0, buf),
-                        "2026-04-03T10:00:00+02:00");
+    assert_string_equal(tw_time_iso(due, 0, buf), "2026-04-03T10:00:00+02:00");
     assert_true(due - received == 14 * TW_DAY - TW_HOUR);
     /* and the other way in October */
     received = at("2026-10-20T09:30:00+02:00");
     due = tw_sla_due_at(&p, received);
-    assert_string_equal(tw_time_iso(due, 0, buf),
-                        "2026-11-03T09:30:00+01:00");
+    assert_string_equal(tw_time_iso(due, 0, buf), "2026-11-03T09:30:00+01:00");
     assert_true(due - received == 14 * TW_DAY + TW_HOUR);
 }
 
@@ -73,8 +71,7 @@ static void test_remainder_is_elapsed_time(void **state)
     /* one calendar day (23 hours that Sunday), then twelve real hours */
     tw_time received = at("2026-03-28T12:00:00+01:00");
     tw_time due = tw_sla_due_at(&p, received);
-    assert_string_equal(tw_time_iso(due, 0, buf),
-                        "2026-03-30T00:00:00+02:00");
+    assert_string_equal(tw_time_iso(due, 0, buf), "2026-03-30T00:00:00+02:00");
     /* less than a day is plain elapsed time */
     p.decision_within = 90 * TW_MIN;
     assert_true(tw_sla_due_at(&p, received) == received + 90 * TW_MIN);

@@ -76,9 +76,9 @@ static void put_str(struct tw_spool *sp, const char *s, char *name)
 /* exists - whether SUB/NAME exists under the spool */
 static int exists(const struct fixture *f, const char *sub, const char *name)
 {
-    char path[512];
+    char path[1024];
     struct stat st;
-    snprintf(path, sizeof path, "%s/%s/%s", f->dir, sub, name);
+    snprintf(path, sizeof path, "%s/%s/%.500s", f->dir, sub, name);
     return stat(path, &st) == 0;
 }
 
@@ -300,8 +300,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stale_tmp_removed_on_open, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_reject_and_retry, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reject_and_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_pieces, setup, teardown),
         cmocka_unit_test(test_open_fails_cleanly),
