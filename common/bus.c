@@ -711,11 +711,13 @@ static void pump(struct tw_bus_client *c, tw_time now)
  * last temporary error if it had one, else a synthesized "timeout" */
 static json_t *give_up_reply(struct tw_bus_client *c, const struct req *r)
 {
+    char d[32];
     if (r->last_temp)
         return json_incref(r->last_temp);
+    tw_duration_format(c->o.give_up, d, sizeof d);
     return tw_bus_reply_error(r->key, TW_E_TIMEOUT,
-                              "no reply from the engine at %s within %llds",
-                              c->endpoint, (long long)(c->o.give_up / TW_SEC));
+                              "no reply from the engine at %s within %s",
+                              c->endpoint, d);
 }
 
 /* expire - report every request whose give-up time has passed */
@@ -725,8 +727,9 @@ static void expire(struct tw_bus_client *c, tw_time now)
         return;
     while (c->all.head && now - c->all.head->submitted > c->o.give_up) {
         struct req *r = c->all.head;
-        tw_warn("%s: giving up after %llds without a final reply", r->key,
-                (long long)(c->o.give_up / TW_SEC));
+        char d[32];
+        tw_warn("%s: giving up after %s without a final reply", r->key,
+                tw_duration_format(c->o.give_up, d, sizeof d));
         json_t *reply = give_up_reply(c, r);
         finish(c, r, reply);
         json_decref(reply);
@@ -763,8 +766,8 @@ static void handle_reply(struct tw_bus_client *c, const char *data, size_t len,
         r->last_temp = json_incref(reply);
         tw_time wait = tw_backoff_next(&r->backoff);
         const char *e = json_string_value(json_object_get(reply, "error"));
-        tw_info("%s: engine says %s; resending in %lldms", key, e ? e : "retry",
-                (long long)(wait / TW_MSEC));
+        tw_debug("%s: engine says %s; resending in %lldms", key,
+                 e ? e : "retry", (long long)(wait / TW_MSEC));
         list_remove(c, &c->flight, r);
         delay(c, r, now + wait);
         goto out;

@@ -30,9 +30,9 @@ const char *const tw_kinds[] = {"inquiry", "request", "complaint", "suggestion",
                                 NULL};
 const char *const tw_langs[] = {"ar", "en", NULL};
 
-static const char *const ops[] = {"intake", "append", "transition",
-                                  "assign", "note",   "decide",
-                                  "attest", "survey", "ping", NULL};
+static const char *const ops[] = {"intake", "append", "transition", "assign",
+                                  "note",   "decide", "attest",     "survey",
+                                  "ping",   NULL};
 
 static const char *const intake_fields[] = {
     "v",        "op",      "key",         "channel",     "kind",
@@ -461,7 +461,7 @@ static int check_attachments(json_t *a, const struct tw_bus_part *parts,
             field_str(o, p, "name", 1, &at->name, code, msg) ||
             field_str(o, p, "type", 0, &at->type, code, msg))
             return TW_PERMFAIL;
-        size_t nl = strlen(at->name);
+        size_t nl = at->name ? strlen(at->name) : 0;
         if (nl < 1 || nl > FILE_MAX_B)
             return fail(code, TW_E_INVALID, msg,
                         "%sname: must be 1 to %d bytes", p, FILE_MAX_B);

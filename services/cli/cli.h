@@ -94,6 +94,8 @@ void cli_log_unmute(const struct cli *c);
  * success *DB is the caller's to destroy; else prints the error line and
  * returns the exit status. */
 int cli_db_open(struct cli *c, int64_t wait, struct tw_db **db);
+/* cli_db_reason - DB's last error as one short sentence (static buffer) */
+const char *cli_db_reason(const struct tw_db *db);
 /* cli_db_failed - print one line for a failed query ST on DB while doing
  * WHAT ("reading the case"); returns the exit status */
 int cli_db_failed(struct tw_db *db, int st, const char *what);

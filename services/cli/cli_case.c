@@ -272,6 +272,25 @@ static json_t *build_intake(struct cli *c, const struct cli_verb *v,
     return cmd;
 }
 
+/* refuse - print the contract's message MSG for a refused intake, naming
+ * the CLI's option where the message names a member field; returns CODE */
+static int refuse(int code, const char *msg, const char *suffix)
+{
+    static const struct {
+        const char *field, *option;
+    } names[] = {
+        {"member.number:", "--member:"}, {"member.email:", "--email:"},
+        {"member.phone:", "--phone:"},   {"member.name:", "--name:"},
+        {"member.lang:", "--lang:"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t n = strlen(names[i].field);
+        if (strncmp(msg, names[i].field, n) == 0)
+            return cli_fail(code, "%s%s%s", names[i].option, msg + n, suffix);
+    }
+    return cli_fail(code, "%s%s", msg, suffix);
+}
+
 /* check_intake - validate CMD as the engine will; 0 or EX_DATAERR */
 static int check_intake(struct cli *c, const json_t *cmd,
                         const struct tw_bus_part *parts, size_t n)
@@ -296,7 +315,7 @@ static int check_intake(struct cli *c, const json_t *cmd,
     if (tw_command_parse(text, strlen(text), &parsed, &op, &key, &code, msg) !=
             TW_OK ||
         tw_intake_parse(parsed, parts, n, &lim, &in, &code, msg) != TW_OK)
-        rc = cli_fail(EX_DATAERR, "%s", msg);
+        rc = refuse(EX_DATAERR, msg, "");
     else
         tw_intake_clear(&in);
     json_decref(parsed);
@@ -393,9 +412,9 @@ static int send_intake(struct cli *c, const struct cli_verb *v,
     if (error && strcmp(error, "timeout") == 0)
         rc = cli_engine_silent(c, c->cfg.timeout);
     else if (json_is_true(json_object_get(reply, "retry")))
-        rc = cli_fail(EX_TEMPFAIL, "%s (try again)", message);
+        rc = refuse(EX_TEMPFAIL, message, " (try again)");
     else
-        rc = cli_fail(EX_DATAERR, "%s", message);
+        rc = refuse(EX_DATAERR, message, "");
 out:
     json_decref(reply);
     zmq_ctx_term(zctx);
@@ -720,30 +739,32 @@ static void print_case(PGresult *cr, PGresult *er, PGresult *mr, PGresult *ar)
 {
     char t1[CLI_TIME_HUMAN_MAX], d[64];
     printf("%s  %s\n", PQgetvalue(cr, 0, C_REF), PQgetvalue(cr, 0, C_STATUS));
-    printf("  channel:   %s · %s", channel_words(PQgetvalue(cr, 0, C_CHANNEL)),
+    printf("  channel:       %s · %s",
+           channel_words(PQgetvalue(cr, 0, C_CHANNEL)),
            PQgetvalue(cr, 0, C_KIND));
     if (!PQgetisnull(cr, 0, C_CATEGORY))
         printf(" · %s", PQgetvalue(cr, 0, C_CATEGORY));
-    printf("\n  subject:   %s\n", PQgetvalue(cr, 0, C_SUBJECT));
+    printf("\n  subject:       %s\n", PQgetvalue(cr, 0, C_SUBJECT));
     if (strcmp(PQgetvalue(cr, 0, C_HAS_MEMBER), "t") == 0) {
-        printf("  member:    %s %s", PQgetvalue(cr, 0, C_M_NO),
+        printf("  member:        %s %s", PQgetvalue(cr, 0, C_M_NO),
                PQgetvalue(cr, 0, C_M_NAME));
         for (int k = C_M_EMAIL; k <= C_M_PHONE; k++)
             if (!PQgetisnull(cr, 0, k))
                 printf(" · %s", PQgetvalue(cr, 0, k));
         printf("\n");
     } else {
-        printf("  member:    unverified: ");
+        printf("  member:        unverified: ");
         print_contact(PQgetvalue(cr, 0, C_CONTACT));
         printf("\n");
     }
-    printf("  received:  %s", cli_time_human(col_us(cr, 0, C_RECEIVED), t1));
+    printf("  received:      %s",
+           cli_time_human(col_us(cr, 0, C_RECEIVED), t1));
     if (!PQgetisnull(cr, 0, C_CREATED_BY))
         printf(" (logged by %s)", PQgetvalue(cr, 0, C_CREATED_BY));
     printf("\n");
 
     tw_time due = col_us(cr, 0, C_DUE);
-    printf("  decision due: %s", cli_time_human(due, t1));
+    printf("  decision due:  %s", cli_time_human(due, t1));
     if (!PQgetisnull(cr, 0, C_DECIDED)) {
         printf(" (decided %s: %s)\n",
                cli_time_human(col_us(cr, 0, C_DECIDED), t1),
@@ -758,9 +779,9 @@ static void print_case(PGresult *cr, PGresult *er, PGresult *mr, PGresult *ar)
         printf(" (%s %s)\n", cli_duration_human(left, d, sizeof d),
                left >= 0 ? "left" : "overdue");
     }
-    printf("  assignee:  %s\n", PQgetisnull(cr, 0, C_ASSIGNEE)
-                                    ? "nobody yet"
-                                    : PQgetvalue(cr, 0, C_ASSIGNEE));
+    printf("  assignee:      %s\n", PQgetisnull(cr, 0, C_ASSIGNEE)
+                                        ? "nobody yet"
+                                        : PQgetvalue(cr, 0, C_ASSIGNEE));
 
     printf("\nEvents\n");
     for (int i = 0; i < PQntuples(er); i++) {

@@ -86,10 +86,10 @@ int cli_db_migrate(struct cli *c, const struct cli_verb *v, int argc,
             rc = cli_fail(EX_TEMPFAIL,
                           "the migration did not finish: %s (try again; "
                           "nothing half-applied is kept)",
-                          tw_db_error(db));
+                          cli_db_reason(db));
         else
             rc = cli_fail(EX_SOFTWARE, "a migration failed: %s",
-                          tw_db_error(db));
+                          cli_db_reason(db));
         goto out;
     }
     printf("database migrated: schema version %d (%d applied)\n", version,
@@ -156,16 +156,22 @@ int cli_status(struct cli *c, const struct cli_verb *v, int argc, char **argv)
     if (db_up && version >= 0)
         printf("database: up (schema version %d)\n", version);
     else
-        printf("database: unreachable: %s\n", tw_db_error(db));
+        printf("database: unreachable: %s\n", cli_db_reason(db));
     tw_db_destroy(&db);
 
+    db_up = db_up && version >= 0;
+    if (!engine_up && !db_up)
+        return cli_fail(EX_UNAVAILABLE,
+                        "neither the engine nor the database answers: is "
+                        "the stack running? (deploy/local/tawasul-local "
+                        "status)");
     if (!engine_up)
         return cli_fail(EX_UNAVAILABLE,
                         "the engine is not answering at %s: is "
                         "tawasul-engine running? (deploy/local/tawasul-local "
                         "status)",
                         c->base.bus_intake);
-    if (!db_up || version < 0)
+    if (!db_up)
         return cli_fail(EX_UNAVAILABLE,
                         "the database is unreachable: is PostgreSQL "
                         "running? (deploy/local/tawasul-local status)");

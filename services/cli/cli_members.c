@@ -312,12 +312,12 @@ static int import_rows(struct cli *c, struct import *im)
             return cli_fail(EX_TEMPFAIL,
                             "%s:%ld: lost the database: %s; nothing was "
                             "saved (try again)",
-                            im->file, rec.line, tw_db_error(im->db));
+                            im->file, rec.line, cli_db_reason(im->db));
         if (st != TW_OK)
             return cli_fail(EX_DATAERR,
                             "%s:%ld: the database refused the row: %s; "
                             "nothing was saved",
-                            im->file, rec.line, tw_db_error(im->db));
+                            im->file, rec.line, cli_db_reason(im->db));
     }
     if (n < 0)
         return cli_fail(EX_IOERR, "%s: cannot read: %s; nothing was saved",

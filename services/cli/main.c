@@ -276,6 +276,20 @@ int cli_ready(struct cli *c)
     return 0;
 }
 
+/* cli_db_reason - DB's last error, only its first sentence: libpq adds a
+ * second one after a tab ("Is the server running locally...?") that the
+ * CLI's own advice says better (static buffer) */
+const char *cli_db_reason(const struct tw_db *db)
+{
+    static char buf[512];
+    snprintf(buf, sizeof buf, "%s", tw_db_error(db));
+    buf[strcspn(buf, "\t")] = '\0';
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == ' ' || buf[n - 1] == '.'))
+        buf[--n] = '\0';
+    return buf;
+}
+
 /* cli_db_open - connect for up to WAIT usec; prints the failure */
 int cli_db_open(struct cli *c, int64_t wait, struct tw_db **dbp)
 {
@@ -293,12 +307,12 @@ int cli_db_open(struct cli *c, int64_t wait, struct tw_db **dbp)
         rc = cli_fail(EX_CONFIG,
                       "cannot use database.url (or TAWASUL_DATABASE_URL): "
                       "%s",
-                      tw_db_error(db));
+                      cli_db_reason(db));
     else
         rc = cli_fail(EX_UNAVAILABLE,
                       "the database is unreachable: %s: is PostgreSQL "
                       "running? (deploy/local/tawasul-local status)",
-                      tw_db_error(db));
+                      cli_db_reason(db));
     tw_db_destroy(&db);
     return rc;
 }
@@ -316,9 +330,9 @@ int cli_db_failed(struct tw_db *db, int st, const char *what)
         return cli_fail(EX_TEMPFAIL,
                         "lost the database while %s: %s (try "
                         "again)",
-                        what, tw_db_error(db));
+                        what, cli_db_reason(db));
     return cli_fail(EX_SOFTWARE, "the database refused %s: %s", what,
-                    tw_db_error(db));
+                    cli_db_reason(db));
 }
 
 /* cli_engine_silent - the engine did not answer within WAITED */

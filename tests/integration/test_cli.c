@@ -686,9 +686,10 @@ static void test_log_unknown_caller(void **state)
     free(out);
     free(err);
 
-    /* --json gives the engine's answer. */
+    /* --json gives the engine's answer; TAWASUL_ACTOR names the actor. */
     rc = th_cli(t, &out, &err,
-                "tawasul case log-call --phone 0599999998 --subject X --json");
+                "TAWASUL_ACTOR=clerk.two tawasul case log-call --phone "
+                "0599999998 --subject X --json");
     assert_int_equal(rc, 0);
     json_t *j = json_loads(out, 0, NULL);
     assert_non_null(j);
@@ -697,6 +698,12 @@ static void test_log_unknown_caller(void **state)
     assert_true(json_is_false(json_object_get(j, "verified")));
     assert_int_equal(parse_time(j, "sla_due_at") - parse_time(j, "received_at"),
                      14 * TW_DAY);
+    char *by = th_value(t,
+                        "SELECT created_by FROM tawasul.cases WHERE ref = "
+                        "'%s'",
+                        json_string_value(json_object_get(j, "ref")));
+    assert_string_equal(by, "clerk.two");
+    free(by);
     json_decref(j);
     free(out);
     free(err);

@@ -559,6 +559,8 @@ static void test_call_gives_up(void **state)
     assert_string_equal(json_string_value(json_object_get(r, "error")),
                         "timeout");
     assert_string_equal(json_string_value(json_object_get(r, "key")), "cli:1");
+    assert_non_null(strstr(json_string_value(json_object_get(r, "message")),
+                           "within 300ms"));
     json_decref(r);
     /* No key: not sent at all. */
     assert_null(tw_bus_call(f->zctx, f->intake, &o, json_pack("{s:i}", "v", 1),
