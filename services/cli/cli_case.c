@@ -124,8 +124,9 @@ static const char *mime_type(const char *path)
     size_t n = strlen(dot + 1);
     if (n >= sizeof ext)
         return "application/octet-stream";
-    for (size_t i = 0; i <= n; i++)
+    for (size_t i = 0; i < n; i++)
         ext[i] = (char)tolower((unsigned char)dot[1 + i]);
+    ext[n] = '\0';
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(ext, types[i].ext) == 0)
             return types[i].type;
@@ -508,6 +509,13 @@ int cli_case_log(struct cli *c, const struct cli_verb *v, int argc, char **argv)
     }
     if (o->json && o->quiet) {
         rc = cli_usage_error(v, "--json or --quiet, not both");
+        goto out;
+    }
+    /* Staff check who is asking at intake (the policy's step 2): a case
+     * nobody can be reached about helps no one. */
+    if (!o->member && !o->email && !o->phone && !o->name) {
+        rc = cli_usage_error(v, "say who is asking: --member NUMBER, "
+                                "--email, --phone or --name");
         goto out;
     }
     if ((rc = cli_ready(c)) != 0)

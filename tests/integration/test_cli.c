@@ -764,6 +764,14 @@ static void test_log_rejected_locally(void **state)
     free(out);
     free(err);
 
+    /* Nobody to reach: staff must say who is asking. */
+    rc = th_cli(t, &out, &err,
+                "tawasul case log-call --subject S --body 'anonymous'");
+    assert_int_equal(rc, 64);
+    assert_non_null(strstr(err, "who is asking"));
+    free(out);
+    free(err);
+
     assert_int_equal(th_count(t, "SELECT count(*) FROM tawasul.cases"), before);
 }
 
