@@ -145,6 +145,14 @@ struct tw_bus_server {
     size_t max_request;
 };
 
+/* bind_hint - what a person should check when a bind fails with ERR */
+static const char *bind_hint(int err)
+{
+    return err == EADDRINUSE ? " (is another tawasul-engine running? "
+                               "see bus.intake and bus.events)"
+                             : "";
+}
+
 /* tw_bus_server_new - bind ROUTER on INTAKE and PUB on EVENTS */
 struct tw_bus_server *tw_bus_server_new(void *zctx, const char *intake,
                                         const char *events, size_t max_request)
@@ -168,8 +176,8 @@ struct tw_bus_server *tw_bus_server_new(void *zctx, const char *intake,
             goto fail;
         }
         if (zmq_bind(s->router, intake) != 0) {
-            tw_error("bus: cannot bind intake %s: %s", intake,
-                     zmq_strerror(errno));
+            tw_error("bus: cannot bind intake %s: %s%s", intake,
+                     zmq_strerror(errno), bind_hint(errno));
             goto fail;
         }
     }
@@ -182,8 +190,8 @@ struct tw_bus_server *tw_bus_server_new(void *zctx, const char *intake,
         if (set_int(s->pub, ZMQ_LINGER, 100) != TW_OK)
             goto fail;
         if (zmq_bind(s->pub, events) != 0) {
-            tw_error("bus: cannot bind events %s: %s", events,
-                     zmq_strerror(errno));
+            tw_error("bus: cannot bind events %s: %s%s", events,
+                     zmq_strerror(errno), bind_hint(errno));
             goto fail;
         }
     }

@@ -100,10 +100,11 @@ out:
 }
 
 /* ping_engine - whether the engine answers on bus.intake within a few
- * seconds */
-static int ping_engine(struct cli *c)
+ * seconds; *PID gets the answering engine's process id (0 if unknown) */
+static int ping_engine(struct cli *c, long *pid)
 {
     int up = 0;
+    *pid = 0;
     void *zctx = zmq_ctx_new();
     char *key = tw_key_new("ping");
     json_t *cmd =
@@ -123,6 +124,7 @@ static int ping_engine(struct cli *c)
     if (reply) {
         const char *err = json_string_value(json_object_get(reply, "error"));
         up = !err || strcmp(err, "timeout") != 0;
+        *pid = (long)json_integer_value(json_object_get(reply, "pid"));
     }
     json_decref(reply);
     free(key);
@@ -142,9 +144,13 @@ int cli_status(struct cli *c, const struct cli_verb *v, int argc, char **argv)
     if ((rc = cli_ready(c)) != 0)
         return rc;
 
-    int engine_up = ping_engine(c);
-    printf("engine:   %s (%s)\n", engine_up ? "up" : "not answering",
-           c->base.bus_intake);
+    long pid;
+    int engine_up = ping_engine(c, &pid);
+    if (engine_up && pid > 0)
+        printf("engine:   up (%s, pid %ld)\n", c->base.bus_intake, pid);
+    else
+        printf("engine:   %s (%s)\n", engine_up ? "up" : "not answering",
+               c->base.bus_intake);
     fflush(stdout);
 
     struct tw_db *db = tw_db_new(c->base.database_url, "tawasul");

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "clock.h"
@@ -87,10 +88,11 @@ static void reply_error(struct engine *e, const struct tw_bus_request *req,
 static void reply_ping(struct engine *e, const struct tw_bus_request *req,
                        const char *key)
 {
-    json_t *f = json_pack("{s:s, s:s, s:s, s:I}", "engine", "tawasul-engine",
-                          "version", ENGINE_VERSION, "database",
-                          tw_db_is_up(e->db) && e->migrated ? "up" : "down",
-                          "cases_created", (json_int_t)e->cases_created);
+    json_t *f =
+        json_pack("{s:s, s:s, s:I, s:s, s:I}", "engine", "tawasul-engine",
+                  "version", ENGINE_VERSION, "pid", (json_int_t)getpid(),
+                  "database", tw_db_is_up(e->db) && e->migrated ? "up" : "down",
+                  "cases_created", (json_int_t)e->cases_created);
     json_t *r = tw_bus_reply_ok(key, f);
     tw_bus_server_reply(e->bus, req, r);
     json_decref(r);
