@@ -869,7 +869,8 @@ static void test_status(void **state)
     char *out = NULL, *err = NULL;
     assert_int_equal(th_cli(t, &out, &err, "tawasul status"), 0);
     char want[2400];
-    snprintf(want, sizeof want, "engine:   up (%s)\n", t->intake);
+    snprintf(want, sizeof want, "engine:   up (%s, pid %ld)\n", t->intake,
+             (long)t->engine);
     assert_non_null(strstr(out, want));
     assert_non_null(strstr(out, "database: up (schema version 1)\n"));
     free(out);
