@@ -16,7 +16,7 @@ CREATE FUNCTION us(t timestamptz) RETURNS bigint
 -- The General Assembly register, imported from CSV by the CLI.
 CREATE TABLE members (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    member_no   text NOT NULL UNIQUE
+    member_no   text COLLATE "C" NOT NULL UNIQUE
                 CHECK (member_no ~ '^[A-Za-z0-9][A-Za-z0-9./-]{0,31}$'),
     name        text NOT NULL CHECK (length(btrim(name)) > 0),
     email       text CHECK (email IS NULL OR email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
@@ -32,7 +32,7 @@ CREATE INDEX members_phone_idx ON members (phone) WHERE phone IS NOT NULL;
 
 CREATE TABLE staff (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    username      text NOT NULL UNIQUE CHECK (username ~ '^[a-z][a-z0-9._-]{1,31}$'),
+    username      text COLLATE "C" NOT NULL UNIQUE CHECK (username ~ '^[a-z][a-z0-9._-]{1,31}$'),
     display_name  text NOT NULL,
     email         text,
     role          text NOT NULL
@@ -46,7 +46,7 @@ CREATE TABLE staff (
 -- Per-prefix, per-year counters behind PREFIX-YYYY-NNNNNN. A row lock on the
 -- counter hands out gap-free blocks of numbers to one batch at a time.
 CREATE TABLE ref_counters (
-    prefix  text NOT NULL,
+    prefix  text COLLATE "C" NOT NULL,
     year    integer NOT NULL,
     last    integer NOT NULL DEFAULT 0 CHECK (last BETWEEN 0 AND 999999),
     PRIMARY KEY (prefix, year)
@@ -54,8 +54,8 @@ CREATE TABLE ref_counters (
 
 CREATE TABLE cases (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    ref              text NOT NULL UNIQUE CHECK (ref ~ '^[A-Z]{1,8}-[0-9]{4}-[0-9]{6}$'),
-    intake_key       text NOT NULL UNIQUE CHECK (length(intake_key) BETWEEN 1 AND 200),
+    ref              text COLLATE "C" NOT NULL UNIQUE CHECK (ref ~ '^[A-Z]{1,8}-[0-9]{4}-[0-9]{6}$'),
+    intake_key       text COLLATE "C" NOT NULL UNIQUE CHECK (length(intake_key) BETWEEN 1 AND 200),
     member_id        bigint REFERENCES members (id),
     verified         boolean NOT NULL DEFAULT false,
     -- What the requester told us about themselves, kept even when no member
@@ -135,17 +135,23 @@ CREATE TABLE messages (
     to_addr     text,
     subject     text,
     body        text NOT NULL DEFAULT '',
-    message_id  text UNIQUE,
+    message_id  text COLLATE "C",
     in_reply_to text,
     refs        text,
-    intake_key  text UNIQUE
+    intake_key  text COLLATE "C"
 );
 CREATE INDEX messages_case_idx ON messages (case_id, at, id);
+-- Threading looks messages up by Message-ID; appends are made idempotent by
+-- their bus key (a case's first message is covered by cases.intake_key).
+CREATE UNIQUE INDEX messages_message_id_key ON messages (message_id)
+    WHERE message_id IS NOT NULL;
+CREATE UNIQUE INDEX messages_intake_key_key ON messages (intake_key)
+    WHERE intake_key IS NOT NULL;
 
 -- Attachment bytes, content-addressed: the same scan attached twice is
 -- stored once.
 CREATE TABLE blobs (
-    sha256  text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    sha256  text COLLATE "C" PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
     size    bigint NOT NULL CHECK (size >= 0),
     data    bytea NOT NULL
 );
@@ -155,7 +161,7 @@ CREATE TABLE attachments (
     filename    text NOT NULL,
     mime_type   text NOT NULL,
     size        bigint NOT NULL CHECK (size >= 0),
-    sha256      text NOT NULL REFERENCES blobs (sha256)
+    sha256      text COLLATE "C" NOT NULL REFERENCES blobs (sha256)
 );
 CREATE INDEX attachments_message_idx ON attachments (message_id);
 
@@ -193,7 +199,7 @@ CREATE TABLE holidays (
 CREATE TABLE surveys (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     case_id     bigint NOT NULL UNIQUE REFERENCES cases (id),
-    token_hash  text NOT NULL UNIQUE,
+    token_hash  text COLLATE "C" NOT NULL UNIQUE,
     created_at  timestamptz NOT NULL,
     answered_at timestamptz,
     rating      smallint CHECK (rating IS NULL OR rating BETWEEN 1 AND 5),

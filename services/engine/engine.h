@@ -1,9 +1,14 @@
 /*
- * engine.h - private interface between the engine's loop and its handlers.
+ * engine.h - private interface between the engine's parts:
+ *   main.c           the config table and the call into the daemon skeleton
+ *   engine_loop.c    the bus side: receive, validate, batch, reply, publish
+ *   engine_writer.c  the database side: a thread that writes batches
+ *   engine_intake.c  how one batch of intakes is written
  */
 #ifndef ENGINE_H
 #define ENGINE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,9 +17,11 @@
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
+#include "ref.h"
 #include "sla.h"
 
-#define ENGINE_VERSION "0.1.0"
+#define ENGINE_VERSION     "0.1.0"
+#define ENGINE_BATCH_LIMIT 10000 /* the top of engine.batch_max's range */
 
 /* The engine's own settings (services/engine/main.c has the table). */
 struct engine_config {
@@ -27,50 +34,66 @@ struct engine_config {
     int64_t batch_max;
 };
 
-/* The engine's state: one per process. */
-struct engine {
-    struct tw_daemon *daemon;
-    const struct tw_base_config *base;
-    struct engine_config *cfg;
-    void *zctx;
-    struct tw_db *db;
-    struct tw_bus_server *bus;
-    struct tw_backoff reconnect;
-    tw_time next_connect; /* monotonic time of the next attempt when down */
-    int migrated;         /* migrations applied on this connection's db */
-    uint64_t cases_created;
-    uint64_t batches;
-};
-
 /* One intake in a batch, with its outcome. */
 struct engine_item {
-    struct tw_bus_request *req; /* owned by the loop */
+    struct tw_bus_request *req; /* borrowed from the batch */
     struct tw_intake in;
     tw_time received_at;
-    tw_time due_at;
+    tw_time due_at;             /* from tw_sla_due_at, when taken */
+    int year;                   /* of received_at, in the site's zone */
     struct engine_item *dup_of; /* same key earlier in the batch */
     /* outcome */
     int done;
     int created;
     int verified;
-    char ref[32];
+    char ref[TW_REF_MAX];
     enum tw_errcode err; /* TW_E_NONE on success */
     char msg[TW_MSG_MAX];
+};
+
+/* A batch travels from the bus side to the writer and back whole. Everything
+ * the writer needs is in it, so a config reload on the bus side never races
+ * with a batch being written. */
+struct engine_batch {
+    struct engine_item *items; /* ENGINE_BATCH_LIMIT slots */
+    size_t n;
+    struct tw_bus_request **reqs; /* every request taken, freed after reply */
+    size_t nreq;
+    char ref_prefix[16];
+};
+
+/* The database side: owned by the writer thread once started. */
+struct engine_writer {
+    char *conninfo;
+    int64_t connect_timeout;
+    int64_t reconnect_max;
+    struct tw_db *db;
+    int migrated;
+    struct tw_backoff reconnect;
+    tw_time next_connect; /* monotonic time of the next attempt when down */
+    atomic_int db_up;     /* read by the bus side for health checks */
+    atomic_ulong cases_created;
+    void *zctx;
+    void *pipe; /* PAIR to the bus side: batches in, finished batches out */
 };
 
 /* engine_run - the service loop (handed to tw_daemon_main) */
 int engine_run(struct tw_daemon *d);
 
-/* engine_db_ready - whether the database is connected and migrated; tries to
- * reconnect when the backoff allows */
-int engine_db_ready(struct engine *e);
+/* engine_writer_start - connect the writer's end of the pipe and start its
+ * thread; the first connection attempt is made before returning, so a
+ * database that is up is announced up. TW_OK or TW_PERMFAIL. */
+int engine_writer_start(struct engine_writer *w, const char *pipe_endpoint);
+/* engine_writer_stop - ask the thread to finish and wait for it */
+void engine_writer_stop(struct engine_writer *w, void *bus_pipe);
 
-/* engine_intake_limits - the intake limits from the config */
-void engine_intake_limits(const struct engine *e, struct tw_intake_limits *lim);
+/* engine_writer_ready - whether the database is connected and migrated;
+ * tries to reconnect when the backoff allows (writer thread only) */
+int engine_writer_ready(struct engine_writer *w);
 
-/* engine_intake_batch - write the N parsed intakes in as few transactions as
+/* engine_intake_batch - write the batch's intakes in as few transactions as
  * possible (one when all goes well) and fill each item's outcome. Commits
- * before returning; nothing is replied here. */
-void engine_intake_batch(struct engine *e, struct engine_item *items, size_t n);
+ * before returning; nothing is replied here (writer thread only). */
+void engine_intake_batch(struct engine_writer *w, struct engine_batch *b);
 
 #endif

@@ -22,12 +22,14 @@
  * answers the whole batch "unavailable": the clients resend with the same
  * keys, and whatever did commit is found by step 1.
  *
- * The due date comes from tw_sla_due_at(), the one place SLA rules live.
+ * Each item arrives with its due date already computed by tw_sla_due_at(),
+ * the one place SLA rules live (engine_loop.c, when the request is taken).
  */
 #include "engine.h"
 
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,12 +92,11 @@ static const char sql_insert[] =
     "  FROM c JOIN matched m ON m.key = c.intake_key"
     "), msg AS ("
     "  INSERT INTO tawasul.messages (case_id, at, direction, channel, author,"
-    "    from_addr, subject, body, message_id, in_reply_to, refs,"
-    "    intake_key)"
+    "    from_addr, subject, body, message_id, in_reply_to, refs)"
     "  SELECT c.id, m.received_at, 'in', m.channel, m.actor, m.msg_from,"
-    "    m.subject, m.body, m.msg_id, m.in_reply_to, m.refs, m.key"
+    "    m.subject, m.body, m.msg_id, m.in_reply_to, m.refs"
     "  FROM c JOIN matched m ON m.key = c.intake_key"
-    "  RETURNING id, intake_key"
+    "  RETURNING id, case_id"
     "), ob AS ("
     "  INSERT INTO tawasul.outbox (case_id, event, recipient, lang, template,"
     "    params, created_at, next_attempt_at)"
@@ -109,7 +110,7 @@ static const char sql_insert[] =
     "  FROM c JOIN matched m ON m.key = c.intake_key"
     ")"
     "SELECT c.intake_key, c.ref, c.member_id IS NOT NULL, msg.id"
-    " FROM c JOIN msg USING (intake_key)";
+    " FROM c JOIN msg ON msg.case_id = c.id";
 
 static const char sql_attachment[] =
     "WITH b AS ("
@@ -130,13 +131,71 @@ fail_item(struct engine_item *it, enum tw_errcode code, const char *fmt, ...)
     it->done = 1;
 }
 
-/* find_item - the first undone, non-duplicate item with KEY */
-static struct engine_item *find_item(struct engine_item *items, size_t n,
+/*
+ * The keys of a batch, hashed, so that matching rows to items is O(1) and a
+ * batch of thousands costs no more per item than a batch of ten. The first
+ * item with a key owns the slot; later ones are marked duplicates of it.
+ */
+struct key_index {
+    size_t mask;
+    struct engine_item **slots;
+};
+
+/* key_hash - FNV-1a of KEY */
+static uint64_t key_hash(const char *key)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * UINT64_C(1099511628211);
+    return h;
+}
+
+/* key_index_build - index ITEMS by key, marking repeats as duplicates */
+static void key_index_build(struct key_index *x, struct engine_item *items,
+                            size_t n)
+{
+    size_t size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    x->mask = size - 1;
+    x->slots = tw_calloc(size, sizeof *x->slots);
+    for (size_t i = 0; i < n; i++) {
+        size_t slot = (size_t)key_hash(items[i].in.key) & x->mask;
+        while (x->slots[slot] &&
+               strcmp(x->slots[slot]->in.key, items[i].in.key) != 0)
+            slot = (slot + 1) & x->mask;
+        if (x->slots[slot])
+            items[i].dup_of = x->slots[slot];
+        else
+            x->slots[slot] = &items[i];
+    }
+}
+
+/* key_index_free - release the slots */
+static void key_index_free(struct key_index *x)
+{
+    free(x->slots);
+    x->slots = NULL;
+}
+
+/* find_item - the (first) item with KEY among ITEMS: through the index when
+ * there is one, else by looking (a batch of one) */
+static struct engine_item *find_item(const struct key_index *x,
+                                     struct engine_item *items, size_t n,
                                      const char *key)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!items[i].dup_of && strcmp(items[i].in.key, key) == 0)
-            return &items[i];
+    if (!x) {
+        for (size_t i = 0; i < n; i++)
+            if (!items[i].dup_of && strcmp(items[i].in.key, key) == 0)
+                return &items[i];
+        return NULL;
+    }
+    size_t slot = (size_t)key_hash(key) & x->mask;
+    while (x->slots[slot]) {
+        if (strcmp(x->slots[slot]->in.key, key) == 0)
+            return x->slots[slot];
+        slot = (slot + 1) & x->mask;
+    }
     return NULL;
 }
 
@@ -164,17 +223,18 @@ static char *text_array(struct engine_item *items, size_t n)
 }
 
 /* find_existing - step 1: answer keys that are already stored */
-static int find_existing(struct engine *e, struct engine_item *items, size_t n)
+static int find_existing(struct engine_writer *w, const struct key_index *x,
+                         struct engine_item *items, size_t n)
 {
     char *keys = text_array(items, n);
     const char *params[] = {keys};
     int st;
-    PGresult *r = tw_db_query(e->db, &st, sql_existing, 1, params);
+    PGresult *r = tw_db_query(w->db, &st, sql_existing, 1, params);
     free(keys);
     if (!r)
         return st;
     for (int row = 0; row < PQntuples(r); row++) {
-        struct engine_item *it = find_item(items, n, PQgetvalue(r, row, 0));
+        struct engine_item *it = find_item(x, items, n, PQgetvalue(r, row, 0));
         if (!it)
             continue;
         snprintf(it->ref, sizeof it->ref, "%s", PQgetvalue(r, row, 1));
@@ -189,25 +249,26 @@ static int find_existing(struct engine *e, struct engine_item *items, size_t n)
 }
 
 /* reserve_refs - step 2: hand out references to the items still to write */
-static int reserve_refs(struct engine *e, struct engine_item *items, size_t n)
+static int reserve_refs(struct engine_writer *w, const struct engine_batch *b,
+                        struct engine_item *items, size_t n)
 {
-    const char *prefix = e->base->site_ref_prefix;
+    const char *prefix = b->ref_prefix;
     for (size_t i = 0; i < n; i++) {
         struct engine_item *it = &items[i];
         if (it->done || it->dup_of || it->ref[0])
             continue;
-        int year = tw_time_local_year(it->received_at);
+        int year = it->year;
         size_t count = 0;
         for (size_t j = i; j < n; j++)
             if (!items[j].done && !items[j].dup_of && !items[j].ref[0] &&
-                tw_time_local_year(items[j].received_at) == year)
+                items[j].year == year)
                 count++;
         char ys[16], cs[16];
         snprintf(ys, sizeof ys, "%d", year);
         snprintf(cs, sizeof cs, "%zu", count);
         const char *params[] = {prefix, ys, cs};
         int st;
-        PGresult *r = tw_db_query(e->db, &st, sql_reserve, 3, params);
+        PGresult *r = tw_db_query(w->db, &st, sql_reserve, 3, params);
         if (!r)
             return st;
         long last = strtol(PQgetvalue(r, 0, 0), NULL, 10);
@@ -215,7 +276,7 @@ static int reserve_refs(struct engine *e, struct engine_item *items, size_t n)
         long next = last - (long)count + 1;
         for (size_t j = i; j < n; j++)
             if (!items[j].done && !items[j].dup_of && !items[j].ref[0] &&
-                tw_time_local_year(items[j].received_at) == year &&
+                items[j].year == year &&
                 tw_case_ref_format(items[j].ref, prefix, year, next++) != TW_OK)
                 return TW_PERMFAIL; /* numbers for the year ran out */
     }
@@ -253,8 +314,8 @@ static json_t *item_json(size_t ord, const struct engine_item *it)
 }
 
 /* store_attachments - step 4: the attachments of IT's message MSG_ID */
-static int store_attachments(struct engine *e, const struct engine_item *it,
-                             const char *msg_id)
+static int store_attachments(struct engine_writer *w,
+                             const struct engine_item *it, const char *msg_id)
 {
     for (size_t i = 0; i < it->in.nattachments; i++) {
         const struct tw_intake_attachment *a = &it->in.attachments[i];
@@ -268,7 +329,7 @@ static int store_attachments(struct engine *e, const struct engine_item *it,
         int lengths[] = {0, 0, 0, 0, 0, (int)a->size};
         int formats[] = {0, 0, 0, 0, 0, 1};
         int st;
-        PGresult *r = tw_db_query_bin(e->db, &st, sql_attachment, 6, values,
+        PGresult *r = tw_db_query_bin(w->db, &st, sql_attachment, 6, values,
                                       lengths, formats);
         if (!r)
             return st;
@@ -278,8 +339,8 @@ static int store_attachments(struct engine *e, const struct engine_item *it,
 }
 
 /* insert_new - step 3 (and 4): write every item still to write */
-static int insert_new(struct engine *e, struct engine_item *items, size_t n,
-                      tw_time now)
+static int insert_new(struct engine_writer *w, const struct key_index *x,
+                      struct engine_item *items, size_t n, tw_time now)
 {
     json_t *batch = json_array();
     size_t todo = 0;
@@ -297,40 +358,42 @@ static int insert_new(struct engine *e, struct engine_item *items, size_t n,
     char nowp[TW_TIME_ISO_MAX];
     const char *params[] = {text, tw_db_time_param(now, nowp)};
     int st;
-    PGresult *r = tw_db_query(e->db, &st, sql_insert, 2, params);
+    PGresult *r = tw_db_query(w->db, &st, sql_insert, 2, params);
     free(text);
     if (!r)
         return st;
     st = TW_OK;
     for (int row = 0; row < PQntuples(r) && st == TW_OK; row++) {
-        struct engine_item *it = find_item(items, n, PQgetvalue(r, row, 0));
+        struct engine_item *it = find_item(x, items, n, PQgetvalue(r, row, 0));
         if (!it)
             continue;
         it->created = 1;
         it->verified = PQgetvalue(r, row, 2)[0] == 't';
         it->done = 1;
         if (it->in.nattachments)
-            st = store_attachments(e, it, PQgetvalue(r, row, 3));
+            st = store_attachments(w, it, PQgetvalue(r, row, 3));
     }
     PQclear(r);
     return st;
 }
 
 /* write_batch - steps 1-5 in one transaction; TW_OK once committed */
-static int write_batch(struct engine *e, struct engine_item *items, size_t n)
+static int write_batch(struct engine_writer *w, const struct engine_batch *b,
+                       const struct key_index *x, struct engine_item *items,
+                       size_t n)
 {
     tw_time now = tw_clock_now();
-    int st = tw_db_begin(e->db);
+    int st = tw_db_begin(w->db);
     if (st == TW_OK)
-        st = find_existing(e, items, n);
+        st = find_existing(w, x, items, n);
     if (st == TW_OK)
-        st = reserve_refs(e, items, n);
+        st = reserve_refs(w, b, items, n);
     if (st == TW_OK)
-        st = insert_new(e, items, n, now);
+        st = insert_new(w, x, items, n, now);
     if (st == TW_OK)
-        st = tw_db_commit(e->db);
+        st = tw_db_commit(w->db);
     if (st != TW_OK)
-        tw_db_rollback(e->db);
+        tw_db_rollback(w->db);
     return st;
 }
 
@@ -349,7 +412,8 @@ static void reset_items(struct engine_item *items, size_t n)
 
 /* lookup_lost - items a concurrent engine stored first (ON CONFLICT DO
  * NOTHING skipped them): read their case after the commit */
-static void lookup_lost(struct engine *e, struct engine_item *items, size_t n)
+static void lookup_lost(struct engine_writer *w, const struct key_index *x,
+                        struct engine_item *items, size_t n)
 {
     size_t lost = 0;
     for (size_t i = 0; i < n; i++)
@@ -359,7 +423,7 @@ static void lookup_lost(struct engine *e, struct engine_item *items, size_t n)
         }
     if (!lost)
         return;
-    int st = find_existing(e, items, n);
+    int st = find_existing(w, x, items, n);
     (void)st; /* whatever is still not found is reported below */
     for (size_t i = 0; i < n; i++)
         if (!items[i].done && !items[i].dup_of)
@@ -368,27 +432,14 @@ static void lookup_lost(struct engine *e, struct engine_item *items, size_t n)
 }
 
 /* engine_intake_batch - see engine.h */
-void engine_intake_batch(struct engine *e, struct engine_item *items, size_t n)
+void engine_intake_batch(struct engine_writer *w, struct engine_batch *b)
 {
-    tw_time now = tw_clock_now();
-    struct tw_sla_policy policy;
-    tw_sla_policy_default(&policy);
-    policy.decision_within = e->cfg->sla_decision_within;
+    struct engine_item *items = b->items;
+    size_t n = b->n;
+    struct key_index x;
+    key_index_build(&x, items, n);
 
-    for (size_t i = 0; i < n; i++) {
-        struct engine_item *it = &items[i];
-        it->received_at = it->in.received_at ? it->in.received_at : now;
-        if (it->received_at > now + 5 * TW_MIN) {
-            fail_item(it, TW_E_INVALID, "%s", "received_at: is in the future");
-            continue;
-        }
-        it->due_at = tw_sla_due_at(&policy, it->received_at);
-        for (size_t j = 0; j < i && !it->dup_of; j++)
-            if (!items[j].dup_of && strcmp(items[j].in.key, it->in.key) == 0)
-                it->dup_of = &items[j];
-    }
-
-    int st = write_batch(e, items, n);
+    int st = write_batch(w, b, &x, items, n);
     if (st == TW_PERMFAIL && n > 1) {
         /* One bad apple: write each on its own to find it. */
         tw_warn("batch of %zu failed; writing its intakes one by one", n);
@@ -396,16 +447,16 @@ void engine_intake_batch(struct engine *e, struct engine_item *items, size_t n)
         for (size_t i = 0; i < n; i++) {
             if (items[i].dup_of || items[i].err != TW_E_NONE)
                 continue;
-            st = write_batch(e, &items[i], 1);
+            st = write_batch(w, b, NULL, &items[i], 1);
             if (st == TW_PERMFAIL)
                 fail_item(&items[i], TW_E_INVALID,
-                          "rejected by the database: %s", tw_db_error(e->db));
+                          "rejected by the database: %s", tw_db_error(w->db));
             else if (st == TW_TEMPFAIL)
                 break;
         }
     } else if (st == TW_PERMFAIL) {
         fail_item(&items[0], TW_E_INVALID, "rejected by the database: %s",
-                  tw_db_error(e->db));
+                  tw_db_error(w->db));
     }
     if (st == TW_TEMPFAIL) {
         for (size_t i = 0; i < n; i++)
@@ -413,9 +464,11 @@ void engine_intake_batch(struct engine *e, struct engine_item *items, size_t n)
                 fail_item(&items[i], TW_E_UNAVAILABLE, "%s",
                           "the database is unavailable; try again");
     } else {
-        lookup_lost(e, items, n);
+        lookup_lost(w, &x, items, n);
     }
+    key_index_free(&x);
 
+    unsigned long created = 0;
     for (size_t i = 0; i < n; i++) {
         struct engine_item *it = &items[i];
         if (it->dup_of) {
@@ -428,15 +481,9 @@ void engine_intake_batch(struct engine *e, struct engine_item *items, size_t n)
             it->verified = first->verified;
             it->created = 0;
             it->done = 1;
-            continue;
-        }
-        if (it->err == TW_E_NONE && it->created) {
-            e->cases_created++;
-            char due[TW_TIME_ISO_MAX];
-            tw_info("%s: case created channel=%s key=%s verified=%s due=%s",
-                    it->ref, it->in.channel, it->in.key,
-                    it->verified ? "yes" : "no",
-                    tw_time_iso(it->due_at, 0, due));
+        } else if (it->err == TW_E_NONE && it->created) {
+            created++;
         }
     }
+    atomic_fetch_add(&w->cases_created, created);
 }

@@ -1,22 +1,27 @@
 /*
- * engine_loop.c - the engine's main loop: group commit over a ROUTER.
+ * engine_loop.c - the engine's bus side: group commit over a ROUTER.
  *
  * DESIGN
  * ------
- * One thread, one database connection. The loop sleeps in zmq_poll on the
- * intake socket and the signal pipe. When requests arrive it takes every
- * request already waiting (up to engine.batch_max) without blocking,
- * validates each, answers the bad ones at once, and writes all valid intakes
- * in one transaction. Only after COMMIT does it reply to each sender. While a
- * batch is being written, new requests queue up in the socket and form the
- * next batch: the busier the engine, the bigger the batches, so throughput
- * is not bound by the commit rate (as with PostgreSQL's own group commit).
+ * The loop sleeps in zmq_poll on the intake socket, the signal pipe and the
+ * pipe to the writer thread (engine_writer.c). Requests are taken as they
+ * arrive, without blocking: each is parsed and validated at once; a bad one
+ * is answered at once with a permanent error and nothing is written; a good
+ * intake gets its received time and due date and joins the batch being
+ * collected. Whenever the writer is idle, the collected batch goes to it
+ * whole. When the writer hands a batch back - committed, or refused as a
+ * whole - every sender gets its reply and case.created is published.
  *
- * When the database is away every request gets a temporary "unavailable"
- * error (clients resend with the same key) and the loop reconnects with
- * backoff; nothing is half-written because each batch is one transaction.
- * SIGTERM stops taking new batches once the waiting requests have been
- * answered; SIGHUP reloads the config, keeping the old one if the new is bad.
+ * So while PostgreSQL commits one batch, the next one collects: the busier
+ * the engine, the bigger the batches, and the commit rate is not the ceiling
+ * (PostgreSQL's own group commit, one level up). A full collecting batch
+ * stops the loop from reading the socket, which pushes back on the clients
+ * through ZeroMQ's queues.
+ *
+ * SIGTERM: stop taking requests, let the writer finish the batch it has,
+ * write what was collected, answer whatever is already waiting in the
+ * socket, then stop the writer and leave. SIGHUP reloads the config,
+ * keeping the old one if the new one is bad.
  */
 #include "engine.h"
 
@@ -31,48 +36,58 @@
 #include "clock.h"
 #include "log.h"
 #include "mem.h"
-#include "ref.h"
 
-/* engine_intake_limits - the intake limits from the config */
-void engine_intake_limits(const struct engine *e, struct tw_intake_limits *lim)
+#define WRITER_PIPE "inproc://tawasul-engine-writer"
+
+/* The bus side's state. */
+struct engine {
+    struct tw_daemon *daemon;
+    const struct tw_base_config *base;
+    const struct engine_config *cfg;
+    struct tw_bus_server *bus;
+    struct engine_writer writer;
+    void *pipe;                   /* PAIR to the writer */
+    struct engine_batch *collect; /* being filled */
+    struct engine_batch *writing; /* with the writer, or NULL */
+    struct engine_batch *spare;   /* recycled */
+    unsigned long long batches;
+};
+
+/* batch_new - an empty batch with room for the largest batch_max */
+static struct engine_batch *batch_new(void)
 {
-    lim->max_subject = (size_t)e->cfg->max_subject;
-    lim->max_body = (size_t)e->cfg->max_body;
-    lim->max_attachments = (size_t)e->cfg->max_attachments;
-    lim->max_attachment = (size_t)e->cfg->max_attachment;
-    lim->categories = &e->cfg->categories;
+    struct engine_batch *b = tw_calloc(1, sizeof *b);
+    b->items = tw_calloc(ENGINE_BATCH_LIMIT, sizeof *b->items);
+    b->reqs = tw_calloc(ENGINE_BATCH_LIMIT, sizeof *b->reqs);
+    return b;
 }
 
-/* engine_db_ready - connect and migrate when down, at the backoff's pace */
-int engine_db_ready(struct engine *e)
+/* batch_destroy - free a batch and whatever it still holds */
+static void batch_destroy(struct engine_batch **bp)
 {
-    if (tw_db_is_up(e->db) && e->migrated)
-        return 1;
-    tw_time now = tw_clock_mono();
-    if (now < e->next_connect)
-        return 0;
-    int st = tw_db_connect(e->db);
-    if (st == TW_OK) {
-        int applied = 0;
-        st = tw_db_migrate(e->db, &applied);
-        if (st == TW_OK) {
-            e->migrated = 1;
-            tw_backoff_reset(&e->reconnect);
-            tw_info("database: connected, schema version %d",
-                    tw_db_schema_version(e->db));
-            return 1;
-        }
-        if (st == TW_PERMFAIL)
-            tw_error("database: migrations failed; fix the schema and "
-                     "restart the engine");
-        tw_db_disconnect(e->db);
-    }
-    e->migrated = 0;
-    int64_t delay = tw_backoff_next(&e->reconnect);
-    e->next_connect = now + delay;
-    tw_warn("database: unavailable; next attempt in %lld ms",
-            (long long)(delay / TW_MSEC));
-    return 0;
+    struct engine_batch *b = *bp;
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        tw_intake_clear(&b->items[i].in);
+    for (size_t i = 0; i < b->nreq; i++)
+        tw_bus_request_destroy(&b->reqs[i]);
+    free(b->items);
+    free(b->reqs);
+    free(b);
+    *bp = NULL;
+}
+
+/* batch_reset - empty B for reuse, freeing its requests */
+static void batch_reset(struct engine_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        tw_intake_clear(&b->items[i].in);
+    for (size_t i = 0; i < b->nreq; i++)
+        tw_bus_request_destroy(&b->reqs[i]);
+    memset(b->items, 0, b->n * sizeof *b->items);
+    b->n = 0;
+    b->nreq = 0;
 }
 
 /* reply_error - answer REQ with an error; KEY may be NULL */
@@ -88,114 +103,159 @@ static void reply_error(struct engine *e, const struct tw_bus_request *req,
 static void reply_ping(struct engine *e, const struct tw_bus_request *req,
                        const char *key)
 {
-    json_t *f =
-        json_pack("{s:s, s:s, s:I, s:s, s:I}", "engine", "tawasul-engine",
-                  "version", ENGINE_VERSION, "pid", (json_int_t)getpid(),
-                  "database", tw_db_is_up(e->db) && e->migrated ? "up" : "down",
-                  "cases_created", (json_int_t)e->cases_created);
+    json_t *f = json_pack(
+        "{s:s, s:s, s:I, s:s, s:I}", "engine", "tawasul-engine", "version",
+        ENGINE_VERSION, "pid", (json_int_t)getpid(), "database",
+        atomic_load(&e->writer.db_up) ? "up" : "down", "cases_created",
+        (json_int_t)atomic_load(&e->writer.cases_created));
     json_t *r = tw_bus_reply_ok(key, f);
     tw_bus_server_reply(e->bus, req, r);
     json_decref(r);
     json_decref(f);
 }
 
-/* reply_item - answer one intake with its outcome */
+/* reply_item - answer one intake with its outcome; publish a new case */
 static void reply_item(struct engine *e, struct engine_item *it)
 {
     json_t *r;
     if (it->err != TW_E_NONE) {
         r = tw_bus_reply_error(it->in.key, it->err, "%s", it->msg);
-    } else {
-        char rec[TW_TIME_ISO_MAX], due[TW_TIME_ISO_MAX];
-        json_t *f = json_pack("{s:s, s:b, s:s, s:s, s:b}", "case", it->ref,
-                              "created", it->created, "received_at",
-                              tw_time_iso(it->received_at, 1, rec),
-                              "sla_due_at", tw_time_iso(it->due_at, 1, due),
-                              "verified", it->verified);
-        r = tw_bus_reply_ok(it->in.key, f);
-        json_decref(f);
+        tw_bus_server_reply(e->bus, it->req, r);
+        json_decref(r);
+        return;
     }
+    char rec[TW_TIME_ISO_MAX], due[TW_TIME_ISO_MAX];
+    tw_time_iso(it->received_at, 1, rec);
+    tw_time_iso(it->due_at, 1, due);
+    json_t *f = json_pack("{s:s, s:b, s:s, s:s, s:b}", "case", it->ref,
+                          "created", it->created, "received_at", rec,
+                          "sla_due_at", due, "verified", it->verified);
+    r = tw_bus_reply_ok(it->in.key, f);
+    json_decref(f);
     tw_bus_server_reply(e->bus, it->req, r);
     json_decref(r);
-}
-
-/* publish_created - the case.created hint for live views and notifiers */
-static void publish_created(struct engine *e, const struct engine_item *it)
-{
-    char rec[TW_TIME_ISO_MAX], due[TW_TIME_ISO_MAX];
+    if (!it->created)
+        return;
+    tw_info("%s: case created channel=%s key=%s verified=%s due=%s", it->ref,
+            it->in.channel, it->in.key, it->verified ? "yes" : "no", due);
     json_t *ev =
         json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "case", it->ref, "channel",
                   it->in.channel, "kind", it->in.kind, "verified", it->verified,
-                  "received_at", tw_time_iso(it->received_at, 1, rec),
-                  "sla_due_at", tw_time_iso(it->due_at, 1, due));
+                  "received_at", rec, "sla_due_at", due);
     tw_bus_publish(e->bus, "case.created", ev);
     json_decref(ev);
 }
 
-/* take_request - validate one request; returns 1 if it joined the batch
- * (as ITEM), 0 if it was answered already */
-static int take_request(struct engine *e, struct tw_bus_request *req,
-                        struct engine_item *item)
+/* take_intake - validate an intake into the collecting batch; 1 if it
+ * joined, 0 if it was answered already */
+static int take_intake(struct engine *e, struct tw_bus_request *req,
+                       json_t *json, const char *key)
+{
+    struct engine_batch *b = e->collect;
+    struct engine_item *it = &b->items[b->n];
+    struct tw_intake_limits lim = {
+        .max_subject = (size_t)e->cfg->max_subject,
+        .max_body = (size_t)e->cfg->max_body,
+        .max_attachments = (size_t)e->cfg->max_attachments,
+        .max_attachment = (size_t)e->cfg->max_attachment,
+        .categories = &e->cfg->categories,
+    };
+    enum tw_errcode code = TW_E_NONE;
+    char msg[TW_MSG_MAX];
+    memset(it, 0, sizeof *it);
+    if (tw_intake_parse(json, req->parts, req->nparts, &lim, &it->in, &code,
+                        msg) != TW_OK) {
+        tw_warn("%s: rejected: %s: %s", key, tw_errcode_name(code), msg);
+        reply_error(e, req, key, code, msg);
+        tw_intake_clear(&it->in);
+        return 0;
+    }
+    /* The clock is read here, once per request, and the due date computed
+     * by the one SLA function; the writer only stores them. */
+    tw_time now = tw_clock_now();
+    it->received_at = it->in.received_at ? it->in.received_at : now;
+    if (it->received_at > now + 5 * TW_MIN) {
+        tw_warn("%s: rejected: received_at in the future", key);
+        reply_error(e, req, key, TW_E_INVALID, "received_at: is in the future");
+        tw_intake_clear(&it->in);
+        return 0;
+    }
+    struct tw_sla_policy policy;
+    tw_sla_policy_default(&policy);
+    policy.decision_within = e->cfg->sla_decision_within;
+    it->due_at = tw_sla_due_at(&policy, it->received_at);
+    it->year = tw_time_local_year(it->received_at);
+    it->req = req;
+    b->n++;
+    return 1;
+}
+
+/* take_request - parse one request and answer or collect it */
+static void take_request(struct engine *e, struct tw_bus_request *req)
 {
     json_t *json = NULL;
     const char *op = NULL, *key = NULL;
     enum tw_errcode code = TW_E_NONE;
     char msg[TW_MSG_MAX];
 
+    e->collect->reqs[e->collect->nreq++] = req;
     if (tw_command_parse(req->command, req->command_len, &json, &op, &key,
                          &code, msg) != TW_OK) {
         tw_warn("%s: rejected: %s: %s", key ? key : "-", tw_errcode_name(code),
                 msg);
         reply_error(e, req, key, code, msg);
-        json_decref(json);
-        return 0;
-    }
-    if (strcmp(op, "ping") == 0) {
+    } else if (strcmp(op, "ping") == 0) {
         reply_ping(e, req, key);
-        json_decref(json);
-        return 0;
-    }
-    if (strcmp(op, "intake") != 0) {
+    } else if (strcmp(op, "intake") == 0) {
+        take_intake(e, req, json, key);
+    } else {
         snprintf(msg, sizeof msg, "op \"%s\" is not served by this engine", op);
         reply_error(e, req, key, TW_E_UNKNOWN_OP, msg);
-        json_decref(json);
-        return 0;
     }
-    struct tw_intake_limits lim;
-    engine_intake_limits(e, &lim);
-    memset(item, 0, sizeof *item);
-    if (tw_intake_parse(json, req->parts, req->nparts, &lim, &item->in, &code,
-                        msg) != TW_OK) {
-        tw_warn("%s: rejected: %s: %s", key, tw_errcode_name(code), msg);
-        reply_error(e, req, key, code, msg);
-        json_decref(json);
-        tw_intake_clear(&item->in);
-        return 0;
-    }
-    json_decref(json); /* the intake holds its own reference */
-    item->req = req;
-    return 1;
+    json_decref(json); /* an intake holds its own reference */
 }
 
-/* run_batch - write the batch, then reply to every sender and publish */
-static void run_batch(struct engine *e, struct engine_item *items, size_t n)
+/* collect_waiting - take what is waiting in the socket, up to a full
+ * batch; returns how many requests were taken */
+static size_t collect_waiting(struct engine *e)
 {
-    if (!engine_db_ready(e)) {
-        for (size_t i = 0; i < n; i++) {
-            items[i].err = TW_E_UNAVAILABLE;
-            snprintf(items[i].msg, sizeof items[i].msg,
-                     "the database is unavailable; try again");
-        }
-    } else {
-        engine_intake_batch(e, items, n);
+    size_t max = (size_t)e->cfg->batch_max, taken = 0;
+    struct tw_bus_request *req;
+    while (e->collect->n < max && e->collect->nreq < ENGINE_BATCH_LIMIT &&
+           tw_bus_server_recv(e->bus, &req) == TW_OK) {
+        take_request(e, req);
+        taken++;
     }
+    return taken;
+}
+
+/* dispatch - hand the collected batch to the writer if it is idle */
+static void dispatch(struct engine *e)
+{
+    if (e->writing || e->collect->n == 0)
+        return;
+    struct engine_batch *b = e->collect;
+    snprintf(b->ref_prefix, sizeof b->ref_prefix, "%s",
+             e->base->site_ref_prefix);
+    if (zmq_send(e->pipe, &b, sizeof b, 0) != (int)sizeof b) {
+        tw_error("cannot hand a batch to the writer: %s", zmq_strerror(errno));
+        return;
+    }
+    e->writing = b;
+    e->collect = e->spare ? e->spare : batch_new();
+    e->spare = NULL;
+}
+
+/* finish - the writer handed a batch back: reply to everyone in it */
+static void finish(struct engine *e)
+{
+    struct engine_batch *b = NULL;
+    if (zmq_recv(e->pipe, &b, sizeof b, 0) != (int)sizeof b || !b)
+        return;
     int created = 0;
-    for (size_t i = 0; i < n; i++) {
-        reply_item(e, &items[i]);
-        if (items[i].err == TW_E_NONE && items[i].created) {
-            publish_created(e, &items[i]);
-            created++;
-        }
+    for (size_t i = 0; i < b->n; i++) {
+        reply_item(e, &b->items[i]);
+        created += b->items[i].err == TW_E_NONE && b->items[i].created;
     }
     if (created) {
         /* New acknowledgement rows wait in the outbox. */
@@ -203,28 +263,35 @@ static void run_batch(struct engine *e, struct engine_item *items, size_t n)
         tw_bus_publish(e->bus, "outbox.ready", hint);
         json_decref(hint);
     }
+    batch_reset(b);
+    e->writing = NULL;
     e->batches++;
+    if (!e->spare)
+        e->spare = b;
+    else
+        batch_destroy(&b);
 }
 
-/* serve_waiting - take every waiting request (one batch at most) and answer
- * it; returns how many requests were taken */
-static size_t serve_waiting(struct engine *e, struct engine_item *items,
-                            struct tw_bus_request **reqs)
+/* drain - on stop: finish the batch being written, write what was
+ * collected, answer what is already waiting (a bounded number of rounds) */
+static void drain(struct engine *e)
 {
-    size_t max = (size_t)e->cfg->batch_max, nreq = 0, nitems = 0;
-    struct tw_bus_request *req;
-    while (nreq < max && tw_bus_server_recv(e->bus, &req) == TW_OK) {
-        reqs[nreq++] = req;
-        if (take_request(e, req, &items[nitems]))
-            nitems++;
+    for (int round = 0; round < 20; round++) {
+        if (e->writing)
+            finish(e); /* blocks until the writer hands it back */
+        collect_waiting(e);
+        /* Requests answered at once (bad ones, pings) sit in the
+         * collecting batch until it is reset. */
+        if (e->collect->n == 0) {
+            batch_reset(e->collect);
+            if (round > 0)
+                break;
+            continue;
+        }
+        dispatch(e);
     }
-    if (nitems)
-        run_batch(e, items, nitems);
-    for (size_t i = 0; i < nitems; i++)
-        tw_intake_clear(&items[i].in);
-    for (size_t i = 0; i < nreq; i++)
-        tw_bus_request_destroy(&reqs[i]);
-    return nreq;
+    if (e->writing)
+        finish(e);
 }
 
 /* reload - apply a new config from SIGHUP */
@@ -237,6 +304,10 @@ static void reload(struct engine *e)
         return;
     e->base = tw_daemon_base(e->daemon);
     e->cfg = tw_daemon_config(e->daemon);
+    if (!tw_ref_prefix_valid(e->base->site_ref_prefix))
+        tw_error("site.ref_prefix \"%s\" must be 1 to 8 capital letters; "
+                 "restart with a valid one",
+                 e->base->site_ref_prefix);
     if (strcmp(intake, e->base->bus_intake) != 0 ||
         strcmp(events, e->base->bus_events) != 0)
         tw_warn("bus endpoints changed: restart the engine to use them");
@@ -247,51 +318,54 @@ static void reload(struct engine *e)
 int engine_run(struct tw_daemon *d)
 {
     struct engine e = {0};
-    int rc = EX_OK;
+    int rc = EX_OK, writer_started = 0;
+    void *zctx = NULL;
     e.daemon = d;
     e.base = tw_daemon_base(d);
     e.cfg = tw_daemon_config(d);
-
     if (!tw_ref_prefix_valid(e.base->site_ref_prefix)) {
         tw_error("site.ref_prefix \"%s\" must be 1 to 8 capital letters",
                  e.base->site_ref_prefix);
         return EX_CONFIG;
     }
-    e.db = tw_db_new(e.base->database_url, "tawasul-engine");
-    tw_db_set_connect_timeout(e.db, e.base->database_connect_timeout);
-    tw_backoff_init(&e.reconnect, 200 * TW_MSEC,
-                    e.base->database_reconnect_max);
-    /* Try the database first so a ready engine is announced ready; a
-     * database that is away is not fatal: requests get "unavailable". */
-    engine_db_ready(&e);
 
-    e.zctx = zmq_ctx_new();
-    e.bus = tw_bus_server_new(e.zctx, e.base->bus_intake, e.base->bus_events,
+    zctx = zmq_ctx_new();
+    e.pipe = zmq_socket(zctx, ZMQ_PAIR);
+    if (!e.pipe || zmq_bind(e.pipe, WRITER_PIPE) != 0) {
+        tw_error("cannot bind %s: %s", WRITER_PIPE, zmq_strerror(errno));
+        rc = EX_SOFTWARE;
+        goto out;
+    }
+    e.writer.conninfo = e.base->database_url;
+    e.writer.connect_timeout = e.base->database_connect_timeout;
+    e.writer.reconnect_max = e.base->database_reconnect_max;
+    e.writer.zctx = zctx;
+    if (engine_writer_start(&e.writer, WRITER_PIPE) != TW_OK) {
+        rc = EX_SOFTWARE;
+        goto out;
+    }
+    writer_started = 1;
+
+    e.bus = tw_bus_server_new(zctx, e.base->bus_intake, e.base->bus_events,
                               (size_t)e.base->bus_max_request);
     if (!e.bus) {
         rc = EX_UNAVAILABLE;
         goto out;
     }
+    e.collect = batch_new();
     tw_info("ready: intake=%s events=%s batch_max=%lld", e.base->bus_intake,
             e.base->bus_events, (long long)e.cfg->batch_max);
 
-    /* Sized for the largest batch; batch_max can only change on reload,
-     * so the arrays are sized for the limit of the key's range. */
-    size_t cap = 10000;
-    struct engine_item *items = tw_calloc(cap, sizeof *items);
-    struct tw_bus_request **reqs = tw_calloc(cap, sizeof *reqs);
-
     for (;;) {
-        zmq_pollitem_t pi[2] = {
-            {tw_bus_server_socket(e.bus), 0, ZMQ_POLLIN, 0},
+        /* A full collecting batch waits for the writer: stop reading. */
+        int room = e.collect->n < (size_t)e.cfg->batch_max &&
+                   e.collect->nreq < ENGINE_BATCH_LIMIT;
+        zmq_pollitem_t pi[3] = {
+            {e.pipe, 0, ZMQ_POLLIN, 0},
             {NULL, tw_daemon_signal_fd(d), ZMQ_POLLIN, 0},
+            {tw_bus_server_socket(e.bus), 0, ZMQ_POLLIN, 0},
         };
-        long timeout = -1;
-        if (!tw_db_is_up(e.db) || !e.migrated) {
-            int64_t wait = e.next_connect - tw_clock_mono();
-            timeout = wait > 0 ? (long)(wait / TW_MSEC) + 1 : 0;
-        }
-        if (zmq_poll(pi, 2, timeout) < 0 && errno != EINTR) {
+        if (zmq_poll(pi, room ? 3 : 2, -1) < 0 && errno != EINTR) {
             tw_error("zmq_poll: %s", zmq_strerror(errno));
             rc = EX_SOFTWARE;
             break;
@@ -300,26 +374,30 @@ int engine_run(struct tw_daemon *d)
         if (sig & TW_SIG_RELOAD)
             reload(&e);
         if (sig & TW_SIG_STOP || tw_daemon_stopping(d)) {
-            /* Drain: answer what is already waiting, then leave. */
-            for (int round = 0; round < 20; round++)
-                if (serve_waiting(&e, items, reqs) == 0)
-                    break;
-            tw_info("stopping: %llu cases created in %llu batches",
-                    (unsigned long long)e.cases_created,
-                    (unsigned long long)e.batches);
+            drain(&e);
+            tw_info("stopping: %lu cases created in %llu batches",
+                    (unsigned long)atomic_load(&e.writer.cases_created),
+                    e.batches);
             break;
         }
-        if (!tw_db_is_up(e.db) || !e.migrated)
-            engine_db_ready(&e);
         if (pi[0].revents & ZMQ_POLLIN)
-            serve_waiting(&e, items, reqs);
+            finish(&e);
+        if (room && (pi[2].revents & ZMQ_POLLIN))
+            collect_waiting(&e);
+        if (e.collect->n == 0 && e.collect->nreq > 0)
+            batch_reset(e.collect); /* only answered requests: free them */
+        dispatch(&e);
     }
-    free(items);
-    free(reqs);
 out:
+    if (writer_started)
+        engine_writer_stop(&e.writer, e.pipe);
+    batch_destroy(&e.collect);
+    batch_destroy(&e.spare);
+    batch_destroy(&e.writing);
     tw_bus_server_destroy(&e.bus);
-    if (e.zctx)
-        zmq_ctx_term(e.zctx);
-    tw_db_destroy(&e.db);
+    if (e.pipe)
+        zmq_close(e.pipe);
+    if (zctx)
+        zmq_ctx_term(zctx);
     return rc;
 }
