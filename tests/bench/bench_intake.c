@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <libpq-fe.h>
 #include <zmq.h>
@@ -147,6 +148,11 @@ static int load(const char *endpoint, int nclients, int count, int window,
     printf("seconds: %.2f\ncases_per_second: %.0f\n", secs, ok / secs);
     printf("ack_p50_ms: %.2f\nack_p99_ms: %.2f\nack_max_ms: %.2f\n",
            all[n / 2] / 1e3, all[(n * 99) / 100] / 1e3, all[n - 1] / 1e3);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("client_cpu_seconds: %.2f\n",
+           (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
     for (int i = 0; i < nclients; i++) {
         free(cs[i].sent);
         free(cs[i].lat);
