@@ -289,7 +289,7 @@ int tw_db_schema_version(struct tw_db *db)
         0, NULL);
     if (!r)
         return -1;
-    int v = atoi(PQgetvalue(r, 0, 0));
+    int v = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return v;
 }

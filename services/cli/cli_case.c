@@ -642,8 +642,9 @@ static json_t *case_json(PGresult *cr, PGresult *er, PGresult *mr, PGresult *ar)
     json_object_set_new(j, "kind", col_str(cr, 0, C_KIND));
     json_object_set_new(j, "category", col_str(cr, 0, C_CATEGORY));
     json_object_set_new(j, "subject", col_str(cr, 0, C_SUBJECT));
-    json_object_set_new(j, "priority",
-                        json_integer(atoi(PQgetvalue(cr, 0, C_PRIORITY))));
+    json_object_set_new(
+        j, "priority",
+        json_integer(strtol(PQgetvalue(cr, 0, C_PRIORITY), NULL, 10)));
     json_object_set_new(
         j, "verified",
         json_boolean(strcmp(PQgetvalue(cr, 0, C_VERIFIED), "t") == 0));
