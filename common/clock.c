@@ -83,6 +83,10 @@ int tw_clock_set_zone(const char *name)
     snprintf(path, sizeof path, "%s/%s", ZONEINFO_DIR, name);
     if (!zone_file_ok(path))
         return TW_PERMFAIL;
+    /* Touch the environment only for a real change: a reload of the same
+     * zone must not setenv() under other threads reading it (libpq does). */
+    if (strcmp(name, clock_zone) == 0)
+        return TW_OK;
     if (setenv("TZ", name, 1) != 0)
         return TW_PERMFAIL;
     tzset();

@@ -296,3 +296,10 @@ const char *th_fixture(const char *rel)
     snprintf(path, sizeof path, "%s/%s", env_or_fail("TW_FIXTURES"), rel);
     return path;
 }
+
+void th_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}

@@ -72,6 +72,9 @@ json_t *th_intake(const char *key, const char *subject);
  * reply, retrying up to GIVE_UP_MS; new reference */
 json_t *th_call(struct th *t, json_t *command, int give_up_ms);
 
+/* th_sleep_ms - pause MS milliseconds */
+void th_sleep_ms(int ms);
+
 /* th_fixture - path of a file under tests/fixtures (static buffer) */
 const char *th_fixture(const char *rel);
 

@@ -374,6 +374,44 @@ static void engine_killed_mid_stream_loses_and_duplicates_nothing(void **st)
                      300);
 }
 
+static void sigterm_mid_stream_drains_then_resumes(void **st)
+{
+    struct th *t = *st;
+    struct sink sink = {0};
+    struct tw_bus_client_opts o;
+    tw_bus_client_opts_default(&o);
+    o.window = 100;
+    o.timeout = 500 * TW_MSEC;
+    o.backoff_max = 200 * TW_MSEC;
+    o.give_up = 60 * TW_SEC;
+    struct tw_bus_client *c =
+        tw_bus_client_new(t->zctx, t->intake, &o, collect, &sink);
+    for (int j = 0; j < 300; j++) {
+        char key[64];
+        snprintf(key, sizeof key, "term:%d", j);
+        assert_int_equal(
+            tw_bus_client_submit(c, th_intake(key, "drain"), NULL, 0), 0);
+    }
+    tw_time deadline = tw_clock_mono() + 60 * TW_SEC;
+    while (sink.done < 50 && tw_clock_mono() < deadline)
+        tw_bus_client_poll(c, 5 * TW_MSEC);
+    /* A graceful stop answers what it took before leaving. */
+    kill(t->engine, SIGTERM);
+    tw_time drained = tw_clock_mono() + 2 * TW_SEC;
+    while (tw_clock_mono() < drained && sink.done < 300)
+        tw_bus_client_poll(c, 5 * TW_MSEC);
+    assert_int_equal(th_engine_stop(t, SIGTERM), 0);
+    assert_int_equal(sink.ok, sink.done); /* no error replies on the way */
+    th_engine_start(t);
+    while (sink.done < 300 && tw_clock_mono() < deadline)
+        tw_bus_client_poll(c, 5 * TW_MSEC);
+    tw_bus_client_destroy(&c);
+    assert_int_equal(sink.ok, 300);
+    assert_int_equal(th_count(t, "SELECT count(*) FROM cases WHERE"
+                                 " intake_key LIKE 'term:%%'"),
+                     300);
+}
+
 static void lost_database_connection_is_temporary(void **state)
 {
     struct th *t = *state;
@@ -412,6 +450,65 @@ static void refs_count_up_within_the_year(void **state)
     json_decref(c);
 }
 
+/* append_config - add TEXT to the engine's config file */
+static void append_config(struct th *t, const char *text)
+{
+    FILE *f = fopen(t->config, "a");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* due_days - days between receipt and due date in an intake reply */
+static int64_t due_days(const json_t *r)
+{
+    tw_time rec = 0, due = 0;
+    assert_int_equal(tw_time_parse(reply_str(r, "received_at"), &rec), 0);
+    assert_int_equal(tw_time_parse(reply_str(r, "sla_due_at"), &due), 0);
+    return (due - rec) / TW_DAY;
+}
+
+static void sighup_reloads_and_keeps_old_config_when_bad(void **state)
+{
+    struct th *t = *state;
+    append_config(t, "sla:\n  decision_within: 10d\n");
+    kill(t->engine, SIGHUP);
+    json_t *r = NULL;
+    /* The reload happens in the engine's loop: poll until it shows. */
+    for (int i = 0; i < 50; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "test:hup-%d", i);
+        json_decref(r);
+        r = th_call(t, th_intake(key, "after reload"), 10000);
+        assert_true(json_is_true(json_object_get(r, "ok")));
+        if (due_days(r) == 10)
+            break;
+        th_sleep_ms(100);
+    }
+    assert_int_equal(due_days(r), 10);
+    json_decref(r);
+
+    /* A broken file: the engine says why and goes on with what it had. */
+    char good[8192];
+    FILE *f = fopen(t->config, "r");
+    assert_non_null(f);
+    size_t len = fread(good, 1, sizeof good, f);
+    fclose(f);
+    append_config(t, "bogus_section: 1\n");
+    kill(t->engine, SIGHUP);
+    th_sleep_ms(300);
+    r = th_call(t, th_intake("test:hup-bad", "after bad reload"), 10000);
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_int_equal(due_days(r), 10);
+    json_decref(r);
+    assert_int_not_equal(kill(t->engine, 0), -1);
+
+    f = fopen(t->config, "w"); /* mend it for the tests that follow */
+    assert_non_null(f);
+    fwrite(good, 1, len, f);
+    fclose(f);
+}
+
 static void sigterm_stops_cleanly(void **state)
 {
     struct th *t = *state;
@@ -429,8 +526,10 @@ int main(void)
         cmocka_unit_test(attachments_are_stored_with_their_hash),
         cmocka_unit_test(four_clients_fifty_each_make_two_hundred_cases),
         cmocka_unit_test(engine_killed_mid_stream_loses_and_duplicates_nothing),
+        cmocka_unit_test(sigterm_mid_stream_drains_then_resumes),
         cmocka_unit_test(lost_database_connection_is_temporary),
         cmocka_unit_test(refs_count_up_within_the_year),
+        cmocka_unit_test(sighup_reloads_and_keeps_old_config_when_bad),
         cmocka_unit_test(sigterm_stops_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
