@@ -26,10 +26,16 @@
 #include "log.h"
 #include "mem.h"
 
+/* Statements prepared on the current connection, by their SQL's address
+ * (the SQL of a prepared query is a string constant of the caller's). */
+#define PREPARED_MAX 32
+
 struct tw_db {
     char *conninfo;
     char *who;
     char connect_timeout[16];
+    const char *prepared[PREPARED_MAX];
+    int nprepared;
     PGconn *conn;
     int up;
     char sqlstate[6];
@@ -120,6 +126,7 @@ int tw_db_connect(struct tw_db *db)
         return TW_TEMPFAIL;
     }
     db->up = 1;
+    db->nprepared = 0; /* a new session knows no statements */
     db->sqlstate[0] = '\0';
     db->error[0] = '\0';
     return TW_OK;
@@ -189,21 +196,10 @@ static int is_temporary(const char *state)
            strcmp(state, "55P03") == 0;     /* lock not available */
 }
 
-/* tw_db_query_bin - run SQL with parameters; see db.h */
-PGresult *tw_db_query_bin(struct tw_db *db, int *status, const char *sql, int n,
-                          const char *const *values, const int *lengths,
-                          const int *formats)
+/* check_result - keep R if it succeeded, else classify and log the failure,
+ * free R and return NULL */
+static PGresult *check_result(struct tw_db *db, PGresult *r, int *status)
 {
-    int dummy;
-    if (!status)
-        status = &dummy;
-    if (!db->up || !db->conn) {
-        set_error(db, "08003", "not connected to the database");
-        *status = TW_TEMPFAIL;
-        return NULL;
-    }
-    PGresult *r =
-        PQexecParams(db->conn, sql, n, NULL, values, lengths, formats, 0);
     ExecStatusType rs = PQresultStatus(r);
     if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
         *status = TW_OK;
@@ -228,6 +224,64 @@ PGresult *tw_db_query_bin(struct tw_db *db, int *status, const char *sql, int n,
     }
     PQclear(r);
     return NULL;
+}
+
+/* not_connected - the failure of a query on a handle that is down */
+static PGresult *not_connected(struct tw_db *db, int *status)
+{
+    set_error(db, "08003", "not connected to the database");
+    *status = TW_TEMPFAIL;
+    return NULL;
+}
+
+/* tw_db_query_bin - run SQL with parameters; see db.h */
+PGresult *tw_db_query_bin(struct tw_db *db, int *status, const char *sql, int n,
+                          const char *const *values, const int *lengths,
+                          const int *formats)
+{
+    int dummy;
+    if (!status)
+        status = &dummy;
+    if (!db->up || !db->conn)
+        return not_connected(db, status);
+    return check_result(
+        db, PQexecParams(db->conn, sql, n, NULL, values, lengths, formats, 0),
+        status);
+}
+
+/* tw_db_query_prepared - as tw_db_query_bin, preparing SQL once per
+ * connection and executing the prepared statement after that */
+PGresult *tw_db_query_prepared(struct tw_db *db, int *status, const char *sql,
+                               int n, const char *const *values,
+                               const int *lengths, const int *formats)
+{
+    int dummy;
+    if (!status)
+        status = &dummy;
+    if (!db->up || !db->conn)
+        return not_connected(db, status);
+    int slot = -1;
+    for (int i = 0; i < db->nprepared; i++)
+        if (db->prepared[i] == sql)
+            slot = i;
+    char name[16];
+    if (slot < 0) {
+        if (db->nprepared == PREPARED_MAX) /* a caller bug, but harmless */
+            return tw_db_query_bin(db, status, sql, n, values, lengths,
+                                   formats);
+        slot = db->nprepared;
+        snprintf(name, sizeof name, "tw_%d", slot);
+        PGresult *r =
+            check_result(db, PQprepare(db->conn, name, sql, n, NULL), status);
+        if (!r)
+            return NULL;
+        PQclear(r);
+        db->prepared[db->nprepared++] = sql;
+    }
+    snprintf(name, sizeof name, "tw_%d", slot);
+    return check_result(
+        db, PQexecPrepared(db->conn, name, n, values, lengths, formats, 0),
+        status);
 }
 
 PGresult *tw_db_query(struct tw_db *db, int *status, const char *sql, int n,

@@ -58,6 +58,13 @@ PGresult *tw_db_query(struct tw_db *db, int *status, const char *sql, int n,
 PGresult *tw_db_query_bin(struct tw_db *db, int *status, const char *sql, int n,
                           const char *const *values, const int *lengths,
                           const int *formats);
+/* tw_db_query_prepared - as tw_db_query_bin for a statement run often: it
+ * is prepared once per connection (SQL must be a string that lives as long
+ * as the handle, e.g. a constant; it is known by its address) and executed
+ * as a prepared statement after that, which spares parsing and planning */
+PGresult *tw_db_query_prepared(struct tw_db *db, int *status, const char *sql,
+                               int n, const char *const *values,
+                               const int *lengths, const int *formats);
 /* tw_db_exec - run SQL whose result is not needed; TW_OK or a failure */
 __attribute__((warn_unused_result)) int
 tw_db_exec(struct tw_db *db, const char *sql, int n, const char *const *values);
