@@ -252,6 +252,9 @@ static void finish(struct engine *e)
     struct engine_batch *b = NULL;
     if (zmq_recv(e->pipe, &b, sizeof b, 0) != (int)sizeof b || !b)
         return;
+    /* Keep the database busy: the next batch goes before the replies. */
+    e->writing = NULL;
+    dispatch(e);
     int created = 0;
     for (size_t i = 0; i < b->n; i++) {
         reply_item(e, &b->items[i]);
@@ -264,7 +267,6 @@ static void finish(struct engine *e)
         json_decref(hint);
     }
     batch_reset(b);
-    e->writing = NULL;
     e->batches++;
     if (!e->spare)
         e->spare = b;

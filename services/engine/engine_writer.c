@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <zmq.h>
 
 #include "clock.h"
@@ -84,6 +85,7 @@ static void refuse_batch(struct engine_batch *b)
 static void *writer_main(void *arg)
 {
     struct engine_writer *w = arg;
+    prctl(PR_SET_NAME, "tw-writer"); /* shows in top -H and /proc */
     for (;;) {
         long timeout = -1;
         if (!tw_db_is_up(w->db) || !w->migrated) {
