@@ -19,12 +19,15 @@
  * Sending takes due delayed requests first (they are older), then ready
  * ones, while fewer than `window` are in flight. A send that would block
  * (ZMQ_IMMEDIATE: no peer yet, or the HWM) leaves the request where it is
- * and the next zmq_poll asks for POLLOUT. When the oldest in-flight request
- * has had no reply for `timeout`, the DEALER is closed and reopened (the
- * replies owed to the old identity are lost) and everything in flight is
- * delayed by the client's backoff, which any reply resets. A "retry":true
- * reply delays just that request by its own backoff. The reply callback
- * runs after the request has left every list, so it may submit again.
+ * and the next zmq_poll asks for POLLOUT. When the engine has been silent for
+ * `timeout` since the oldest in-flight request went out, the DEALER is closed
+ * and reopened (the replies owed to the old identity are lost) and everything
+ * in flight is delayed by the client's backoff, which any reply resets. While
+ * the engine keeps answering other requests it is alive, merely busy, so a
+ * request is only taken as lost (and sent again, on the same socket) after
+ * LOST_FACTOR timeouts: a deep backlog does not turn into a storm of resends. A
+ * "retry":true reply delays just that request by its own backoff. The reply
+ * callback runs after the request has left every list, so it may submit again.
  */
 #include "bus.h"
 
@@ -448,7 +451,11 @@ struct req {
     struct req *hnext;         /* hash chain */
 };
 
+/* How many timeouts a request may wait while the engine answers others. */
+#define LOST_FACTOR 4
+
 struct tw_bus_client {
+    tw_time heard; /* monotonic time of the last reply from the engine */
     void *zctx;
     void *sock;
     char *endpoint;
@@ -757,6 +764,7 @@ static void handle_reply(struct tw_bus_client *c, const char *data, size_t len,
         goto out;
     }
     tw_backoff_reset(&c->backoff);
+    c->heard = now;
     const char *key = json_string_value(k);
     struct req *r = table_find(c, key, NULL);
     if (!r) {
@@ -803,13 +811,47 @@ static void receive_all(struct tw_bus_client *c, tw_time now)
     zmq_msg_close(&m);
 }
 
+/* silent_at - when the engine counts as gone for R: `timeout` after the
+ * later of R's sending and the last reply heard */
+static tw_time silent_at(const struct tw_bus_client *c, const struct req *r)
+{
+    return (r->sent_at > c->heard ? r->sent_at : c->heard) + c->o.timeout;
+}
+
+/* flight_due - when the oldest request in flight next needs attention */
+static tw_time flight_due(const struct tw_bus_client *c)
+{
+    const struct req *r = c->flight.head;
+    tw_time lost = r->sent_at + LOST_FACTOR * c->o.timeout;
+    tw_time silent = silent_at(c, r);
+    return silent < lost ? silent : lost;
+}
+
+/* resend_lost - the engine is answering, but not these: send them again */
+static void resend_lost(struct tw_bus_client *c, tw_time now)
+{
+    struct req *r;
+    while ((r = c->flight.head) &&
+           now - r->sent_at >= LOST_FACTOR * c->o.timeout) {
+        tw_warn("%s: no reply in %lldms while the engine answers others; "
+                "sending it again",
+                r->key, (long long)((now - r->sent_at) / TW_MSEC));
+        list_remove(c, &c->flight, r);
+        delay(c, r, now);
+    }
+}
+
 /* tick - the work that depends on time only: give up, time out, send */
 static int tick(struct tw_bus_client *c, tw_time now)
 {
     expire(c, now);
-    if (c->flight.head && now - c->flight.head->sent_at >= c->o.timeout) {
-        if (reconnect(c, now) != TW_OK)
-            return TW_PERMFAIL;
+    if (c->flight.head && now >= flight_due(c)) {
+        if (now >= silent_at(c, c->flight.head)) {
+            if (reconnect(c, now) != TW_OK)
+                return TW_PERMFAIL;
+        } else {
+            resend_lost(c, now);
+        }
     }
     pump(c, now);
     return TW_OK;
@@ -822,7 +864,7 @@ static int64_t next_wait(struct tw_bus_client *c, tw_time now, int64_t limit)
     int64_t w = limit;
     int64_t d;
     if (c->flight.head) {
-        d = c->flight.head->sent_at + c->o.timeout - now;
+        d = flight_due(c) - now;
         w = w < 0 || d < w ? d : w;
     }
     /* A due request that could not be sent waits for POLLOUT instead. */

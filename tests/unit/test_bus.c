@@ -28,6 +28,10 @@ struct fixture {
     char dir[64];
     char intake[128];
     char events[128];
+    /* Sockets a test registers here are closed by teardown even when an
+     * assertion ends the test early (else zmq_ctx_term would wait). */
+    struct tw_bus_client *c;
+    struct tw_bus_server *s;
 };
 
 /* What the client's callback saw. */
@@ -56,6 +60,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    tw_bus_client_destroy(&f->c);
+    tw_bus_server_destroy(&f->s);
     zmq_ctx_term(f->zctx);
     char path[128];
     snprintf(path, sizeof path, "%s/intake", f->dir);
@@ -292,6 +298,62 @@ static void test_dropped_request_resent(void **state)
     json_decref(g.last);
     tw_bus_client_destroy(&c);
     tw_bus_server_destroy(&s);
+}
+
+/* A busy engine that answers others is alive: a request it lost is sent
+ * again on its own after a few timeouts, and the others are not resent. */
+static void test_lost_request_while_engine_answers(void **state)
+{
+    struct fixture *f = *state;
+    struct tw_bus_server *s = f->s =
+        tw_bus_server_new(f->zctx, f->intake, NULL, 1 << 20);
+    struct got g = {0};
+    struct tw_bus_client_opts o;
+    tw_bus_client_opts_default(&o);
+    o.timeout = 100 * TW_MSEC;
+    o.backoff_min = 10 * TW_MSEC;
+    struct tw_bus_client *c = f->c =
+        tw_bus_client_new(f->zctx, f->intake, &o, on_reply, &g);
+    assert_int_equal(tw_bus_client_submit(c, command("w:0"), NULL, 0), TW_OK);
+
+    int seen[NKEYS] = {0}, next = 1;
+    tw_time start = tw_clock_mono(), first = 0, again = 0;
+    while (tw_clock_mono() < start + 3 * TW_SEC && g.per_key[0] == 0) {
+        /* Another request every 10 ms keeps the engine visibly alive. */
+        if (next < NKEYS &&
+            tw_clock_mono() >= start + (tw_time)next * 10 * TW_MSEC) {
+            char key[16];
+            snprintf(key, sizeof key, "w:%d", next++);
+            assert_int_equal(tw_bus_client_submit(c, command(key), NULL, 0),
+                             TW_OK);
+        }
+        assert_true(tw_bus_client_poll(c, 2 * TW_MSEC) >= 0);
+        struct tw_bus_request *r;
+        while (tw_bus_server_recv(s, &r) == TW_OK) {
+            json_t *j;
+            int i = -1;
+            sscanf(req_key(r, &j), "w:%d", &i);
+            json_decref(j);
+            assert_true(i >= 0 && i < NKEYS);
+            if (++seen[i] == 1 && i == 0)
+                first = tw_clock_mono(); /* the engine "loses" it */
+            else {
+                if (i == 0)
+                    again = tw_clock_mono();
+                answer(s, r);
+            }
+            tw_bus_request_destroy(&r);
+        }
+    }
+    assert_int_equal(seen[0], 2);
+    assert_int_equal(g.per_key[0], 1);
+    /* Not after one timeout (the engine was answering), but after a few. */
+    assert_true(again - first >= 3 * o.timeout);
+    for (int i = 1; i < next; i++)
+        assert_true(seen[i] <= 1); /* nothing else was sent twice */
+    json_decref(g.last);
+    tw_bus_client_destroy(&f->c);
+    tw_bus_server_destroy(&f->s);
 }
 
 static void test_retry_reply_resent(void **state)
@@ -614,6 +676,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_out_of_order, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_lost_request_while_engine_answers,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_dropped_request_resent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_retry_reply_resent, setup,
