@@ -62,22 +62,6 @@ static struct engine_batch *batch_new(void)
     return b;
 }
 
-/* batch_destroy - free a batch and whatever it still holds */
-static void batch_destroy(struct engine_batch **bp)
-{
-    struct engine_batch *b = *bp;
-    if (!b)
-        return;
-    for (size_t i = 0; i < b->n; i++)
-        tw_intake_clear(&b->items[i].in);
-    for (size_t i = 0; i < b->nreq; i++)
-        tw_bus_request_destroy(&b->reqs[i]);
-    free(b->items);
-    free(b->reqs);
-    free(b);
-    *bp = NULL;
-}
-
 /* batch_reset - empty B for reuse, freeing its requests */
 static void batch_reset(struct engine_batch *b)
 {
@@ -88,6 +72,19 @@ static void batch_reset(struct engine_batch *b)
     memset(b->items, 0, b->n * sizeof *b->items);
     b->n = 0;
     b->nreq = 0;
+}
+
+/* batch_destroy - free a batch and whatever it still holds */
+static void batch_destroy(struct engine_batch **bp)
+{
+    struct engine_batch *b = *bp;
+    if (!b)
+        return;
+    batch_reset(b);
+    free(b->items);
+    free(b->reqs);
+    free(b);
+    *bp = NULL;
 }
 
 /* reply_error - answer REQ with an error; KEY may be NULL */

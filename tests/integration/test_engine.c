@@ -330,27 +330,38 @@ static void four_clients_fifty_each_make_two_hundred_cases(void **state)
             assert_string_not_equal(sink.refs[i], sink.refs[j]);
 }
 
-static void engine_killed_mid_stream_loses_and_duplicates_nothing(void **st)
+/* stream_start - a client with 300 intakes keyed PREFIX:0..299 under way,
+ * WINDOW in flight, returned once 50 are answered (into SINK) */
+static struct tw_bus_client *stream_start(struct th *t, const char *prefix,
+                                          int window, struct sink *sink)
 {
-    struct th *t = *st;
-    struct sink sink = {0};
     struct tw_bus_client_opts o;
     tw_bus_client_opts_default(&o);
-    o.window = 10;
+    o.window = window;
     o.timeout = 500 * TW_MSEC;
     o.backoff_max = 200 * TW_MSEC;
     o.give_up = 60 * TW_SEC;
     struct tw_bus_client *c =
-        tw_bus_client_new(t->zctx, t->intake, &o, collect, &sink);
+        tw_bus_client_new(t->zctx, t->intake, &o, collect, sink);
+    assert_non_null(c);
     for (int j = 0; j < 300; j++) {
         char key[64];
-        snprintf(key, sizeof key, "kill:%d", j);
+        snprintf(key, sizeof key, "%s:%d", prefix, j);
         assert_int_equal(
-            tw_bus_client_submit(c, th_intake(key, "crash"), NULL, 0), 0);
+            tw_bus_client_submit(c, th_intake(key, prefix), NULL, 0), 0);
     }
     tw_time deadline = tw_clock_mono() + 60 * TW_SEC;
-    while (sink.done < 50 && tw_clock_mono() < deadline)
+    while (sink->done < 50 && tw_clock_mono() < deadline)
         tw_bus_client_poll(c, 5 * TW_MSEC);
+    return c;
+}
+
+static void engine_killed_mid_stream_loses_and_duplicates_nothing(void **st)
+{
+    struct th *t = *st;
+    struct sink sink = {0};
+    struct tw_bus_client *c = stream_start(t, "kill", 10, &sink);
+    tw_time deadline = tw_clock_mono() + 60 * TW_SEC;
     assert_int_equal(th_engine_stop(t, SIGKILL), 128 + SIGKILL);
     /* The client keeps resending into the void for a while... */
     for (int i = 0; i < 20; i++)
@@ -378,23 +389,8 @@ static void sigterm_mid_stream_drains_then_resumes(void **st)
 {
     struct th *t = *st;
     struct sink sink = {0};
-    struct tw_bus_client_opts o;
-    tw_bus_client_opts_default(&o);
-    o.window = 100;
-    o.timeout = 500 * TW_MSEC;
-    o.backoff_max = 200 * TW_MSEC;
-    o.give_up = 60 * TW_SEC;
-    struct tw_bus_client *c =
-        tw_bus_client_new(t->zctx, t->intake, &o, collect, &sink);
-    for (int j = 0; j < 300; j++) {
-        char key[64];
-        snprintf(key, sizeof key, "term:%d", j);
-        assert_int_equal(
-            tw_bus_client_submit(c, th_intake(key, "drain"), NULL, 0), 0);
-    }
+    struct tw_bus_client *c = stream_start(t, "term", 100, &sink);
     tw_time deadline = tw_clock_mono() + 60 * TW_SEC;
-    while (sink.done < 50 && tw_clock_mono() < deadline)
-        tw_bus_client_poll(c, 5 * TW_MSEC);
     /* A graceful stop answers what it took before leaving. */
     kill(t->engine, SIGTERM);
     tw_time drained = tw_clock_mono() + 2 * TW_SEC;
