@@ -67,6 +67,9 @@ struct tw_base_config {
     char *site_timezone;
     char *site_ref_prefix;
     char *site_name;
+    char *site_portal_url;  /* the member portal's public base URL */
+    char *site_secret;      /* signs members' status and survey links */
+    char *site_mail_domain; /* right-hand side of our Message-IDs */
 };
 
 /* Every top-level section any Tawasul program reads, NULL-terminated. A
