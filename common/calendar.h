@@ -23,6 +23,10 @@
 
 #define TW_CAL_DEFAULT_ZONE "Asia/Riyadh"
 
+/* "Never": the deadline of a clock that is paused for good, the end of an
+ * unbounded span. */
+#define TW_TIME_NEVER INT64_MAX
+
 /* bit d of tw_calendar.weekend: weekday d (0 = Sunday .. 6 = Saturday) */
 #define TW_WEEKDAY_BIT(d) (1u << (d))
 
@@ -111,6 +115,17 @@ tw_time tw_calendar_at(const struct tw_calendar *c, int32_t day, int minute);
  * zone (a time skipped by a daylight-saving change moves forward by the
  * change, as mktime does) */
 tw_time tw_calendar_add_days(const struct tw_calendar *c, tw_time t, int n);
+
+/* tw_calendar_work_between - the working time in [A, B) (business hours
+ * of working days), usec; 0 when B <= A */
+int64_t tw_calendar_work_between(const struct tw_calendar *c, tw_time a,
+                                 tw_time b);
+
+/* tw_calendar_work_add - the first instant T >= A with NEED usec of working
+ * time in [A, T); A when NEED <= 0; TW_TIME_NEVER when the calendar has no
+ * working time (or not before the year 9999) */
+tw_time tw_calendar_work_add(const struct tw_calendar *c, tw_time a,
+                             int64_t need);
 
 /* tw_date_parse - "2026-12-06" into days since 1970-01-01; TW_PERMFAIL if
  * malformed or not a real date */

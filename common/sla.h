@@ -28,9 +28,6 @@
 #include "calendar.h"
 #include "clock.h"
 
-/* "Never": the deadline of a clock that is paused for good. */
-#define TW_TIME_NEVER INT64_MAX
-
 enum tw_sla_mode { TW_SLA_CALENDAR, TW_SLA_BUSINESS };
 
 struct tw_sla_policy {
