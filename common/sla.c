@@ -115,6 +115,8 @@ static int64_t work_amount(const struct tw_calendar *cal, int64_t target)
 {
     int64_t days = target / TW_DAY, rest = target % TW_DAY;
     int64_t day = tw_sla_work_day(cal);
+    if (target > 0 && day == 0)
+        return INT64_MAX; /* no working time: never reached */
     if (day > 0 && days > (INT64_MAX - rest) / day)
         return INT64_MAX;
     return days * day + rest;
