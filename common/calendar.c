@@ -105,7 +105,9 @@ char *tw_date_format(int32_t day, char *buf)
 {
     int y, m, d;
     ymd_from_date(day, &y, &m, &d);
-    snprintf(buf, 16, "%04d-%02d-%02d", y, m, d);
+    y = y < 0 ? 0 : y > 9999 ? 9999 : y; /* outside 0000-9999: clamped */
+    snprintf(buf, 16, "%04d-%02u-%02u", y, (unsigned)m % 13u,
+             (unsigned)d % 32u);
     return buf;
 }
 
@@ -837,6 +839,13 @@ static int64_t walk(const struct tw_calendar *c, tw_time a, tw_time b,
         used += hi - lo;
     }
     return used;
+}
+
+/* tw_calendar_work_until - walk() for callers */
+int64_t tw_calendar_work_until(const struct tw_calendar *c, tw_time a,
+                               tw_time b, int64_t need, tw_time *at)
+{
+    return walk(c, a, b, need, at);
 }
 
 /* tw_calendar_work_between - working time in [A, B) */

@@ -132,10 +132,10 @@ static tw_time business_deadline(const struct tw_calendar *cal, tw_time start,
         return start;
     for (size_t i = 0; i < ps->n; i++) {
         if (ps->v[i].from > t) {
-            int64_t got = tw_calendar_work_between(cal, t, ps->v[i].from);
-            if (got >= work)
-                return tw_calendar_work_add(cal, t, work);
-            work -= got;
+            tw_time at;
+            work -= tw_calendar_work_until(cal, t, ps->v[i].from, work, &at);
+            if (at != TW_TIME_NEVER)
+                return at;
         }
         if (ps->v[i].to == TW_TIME_NEVER)
             return TW_TIME_NEVER;
