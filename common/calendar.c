@@ -1065,6 +1065,9 @@ int tw_ics_holidays(const char *text, size_t len,
     int rc = TW_OK, have = 0;
     const char *p = text, *end = text + len;
 
+    if (errsz > 0)
+        err[0] = '\0';
+
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
