@@ -15,7 +15,9 @@
  *
  * Working time is contiguous per day: on a working local date D it is
  * [at(D, work_start), at(D, work_end)), where at() is the first instant
- * whose local wall time reaches that minute. tw_calendar_work_* walk it day
+ * whose local wall time reaches that minute (hours that begin or end inside
+ * an hour a daylight-saving change skips or repeats are read that way; no
+ * real office opens at 02:30). tw_calendar_work_* walk it day
  * by day, but jump whole weeks arithmetically while no holiday and no
  * offset change lies ahead, so a two-week target costs a few days of work,
  * not fourteen.

@@ -341,7 +341,7 @@ static char *slurp(const char *name, size_t *len)
              name);
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        fail_msg("cannot open %s", path);
+        fail_msg("cannot open %s (run from ctest, or set TW_FIXTURES)", path);
     char *buf = malloc(1 << 16);
     assert_non_null(buf);
     *len = fread(buf, 1, 1 << 16, fp);

@@ -261,6 +261,8 @@ static void random_calendar(struct tw_calendar *c, const char *zone,
     assert_int_equal(tw_calendar_init(c, zone), TW_OK);
     assert_int_equal(tw_clock_set_zone(zone), TW_OK);
     c->weekend = weekend;
+    if (pick(4) == 0) /* any weekend but a whole week */
+        c->weekend = (unsigned)pick(127);
     if (pick(2)) {
         c->work_start = 360 + (int)pick(49) * 5; /* 06:00..10:00 */
         c->work_end = c->work_start + 60 + (int)pick(109) * 5;
@@ -406,6 +408,15 @@ static void test_random_berlin(void **state)
                        cases(1000));
 }
 
+/* New York: daylight saving changes on other dates, a Saturday-Sunday
+ * weekend */
+static void test_random_new_york(void **state)
+{
+    (void)state;
+    check_random_cases("America/New_York",
+                       TW_WEEKDAY_BIT(6) | TW_WEEKDAY_BIT(0), cases(400));
+}
+
 /* ---- named cases -------------------------------------------------------- */
 
 /* riyadh - the default calendar, with the process zone elsewhere to show
@@ -513,7 +524,8 @@ static void test_pause_over_eid(void **state)
     snprintf(path, sizeof path, "%s/holidays/sa-2026.ics",
              dir ? dir : "tests/fixtures");
     FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
+    if (!fp)
+        fail_msg("cannot open %s (run from ctest, or set TW_FIXTURES)", path);
     size_t len = fread(text, 1, sizeof text, fp);
     fclose(fp);
     assert_int_equal(
@@ -754,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_parse_policy_text),
         cmocka_unit_test(test_random_riyadh),
         cmocka_unit_test(test_random_berlin),
+        cmocka_unit_test(test_random_new_york),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
