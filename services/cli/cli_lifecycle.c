@@ -177,8 +177,9 @@ int cli_case_move(struct cli *c, const struct cli_verb *v, int argc,
         return cli_usage_error(v, "say why: --reason TEXT");
     if ((rc = cli_ready(c)) != 0)
         return rc;
-    json_t *cmd = json_pack("{s:s, s:s, s:s}", "op", "transition", "case",
-                            upper_ref(argv[optind]), "to", v->arg);
+    json_t *cmd =
+        json_pack("{s:s, s:s, s:s, s:s}", "op", "transition", "case",
+                  upper_ref(argv[optind]), "to", v->arg, "verb", v->name);
     if (reason)
         json_object_set_new(cmd, "reason", json_string(reason));
     if (message)

@@ -554,12 +554,13 @@ static int start(struct engine_op_ctx *c, unsigned roles,
 int engine_op_transition(struct engine_op_ctx *c)
 {
     static const char *const fields[] = {
-        "case", "to", "reason", "missing", "message", "fields", NULL};
+        "case", "to", "reason", "missing", "message", "fields", "verb", NULL};
     if (engine_op_fields(c, fields) != TW_OK)
         return TW_PERMFAIL;
     const char *to = engine_op_str(c, "to", 1);
     const char *reason = text_field(c, "reason", 0);
     const char *message = text_field(c, "message", 0);
+    const char *verb = engine_op_str(c, "verb", 0); /* "resume" vs "reopen" */
     if (c->code != TW_E_NONE)
         return TW_PERMFAIL;
     if (!tw_status_valid(to))
@@ -577,7 +578,7 @@ int engine_op_transition(struct engine_op_ctx *c)
     if (st != TW_OK)
         goto out;
     const struct tw_transition *t = tw_transition_find(k.status, to);
-    if (!t) {
+    if (!t || (verb && strcmp(verb, t->verb) != 0)) {
         st = refuse_move(c, &k, to);
         goto out;
     }
