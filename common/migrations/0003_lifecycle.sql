@@ -19,7 +19,6 @@ ALTER TABLE cases
     -- good (decision, resolution of an inquiry, withdrawal)
     ADD COLUMN sla_warned_at timestamptz,
     ADD COLUMN sla_stopped_at timestamptz,
-    ADD COLUMN first_response_due_at timestamptz,
     ADD COLUMN resolved_at timestamptz,
     -- figures kept once the clock stops, in the policy's minutes (working
     -- minutes in business mode): receipt to first response, receipt to

@@ -39,10 +39,10 @@
 #include "log.h"
 #include "mem.h"
 
-#define SWEEP_LOCK      INT64_C(7301003) /* pg advisory lock key */
 #define RECOMPUTE_CHUNK 5000
 #define PAUSES_MAX      256
 
+/* one sweeper at a time: an advisory lock held for the transaction */
 static const char sql_lock[] = "SELECT pg_try_advisory_xact_lock(7301003)";
 
 /* remaining time to the due time, e.g. "2d 4h" ($1 now) */
@@ -143,20 +143,25 @@ static long one_kind(struct tw_db *db, const char *sql, const char *topic,
     return n;
 }
 
-/* sweep - one round in the open transaction: warnings, then breaches.
- * *LOCKED is 0 when another engine holds the sweep. */
-static int sweep(struct tw_db *db, tw_time now, long limit, json_t *events,
-                 int *outbox, long *warned, long *breached, int *locked)
+/* lock - the sweep's advisory lock for this transaction: 1 if taken, 0 if
+ * another engine holds it, or a failure */
+static int lock(struct tw_db *db)
 {
     int st;
-    *warned = *breached = 0;
     PGresult *r = tw_db_query_prepared(db, &st, sql_lock, 0, NULL, NULL, NULL);
     if (!r)
         return st;
-    *locked = PQgetvalue(r, 0, 0)[0] == 't';
+    int locked = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
-    if (!*locked)
-        return TW_OK;
+    return locked;
+}
+
+/* sweep - one round in the open transaction, under the lock: warnings,
+ * then breaches */
+static int sweep(struct tw_db *db, tw_time now, long limit, json_t *events,
+                 int *outbox, long *warned, long *breached)
+{
+    *warned = *breached = 0;
     long n = one_kind(db, sql_warn, "sla.warning", now, limit, events, outbox);
     if (n < 0)
         return (int)n;
@@ -339,10 +344,12 @@ void engine_sla_sweep_batch(struct engine_writer *w, struct engine_batch *b)
         int ch = read_holidays(w, b);
         st = ch < 0 ? ch : TW_OK;
     }
-    if (st == TW_OK)
-        st = sweep(w->db, now, (long)tw_policy_sweep_limit(b->policy), events,
-                   &outbox, &warned, &breached, &locked);
-    if (st == TW_OK && locked && !b->holidays_changed) {
+    if (st == TW_OK) {
+        locked = lock(w->db);
+        st = locked < 0 ? locked : TW_OK;
+    }
+    /* New settings first: then the round sweeps the new deadlines. */
+    if (st == TW_OK && locked > 0 && !b->holidays_changed) {
         int differ = settings_differ(w->db, b->policy);
         if (differ < 0)
             st = differ;
@@ -352,6 +359,9 @@ void engine_sla_sweep_batch(struct engine_writer *w, struct engine_batch *b)
                 st = (int)recomputed;
         }
     }
+    if (st == TW_OK && locked > 0)
+        st = sweep(w->db, now, (long)tw_policy_sweep_limit(b->policy), events,
+                   &outbox, &warned, &breached);
     if (st == TW_OK)
         st = tw_db_commit(w->db);
     if (st != TW_OK) {
@@ -391,13 +401,18 @@ int engine_op_sla_sweep(struct engine_op_ctx *c)
     long limit = json_is_integer(lim) && json_integer_value(lim) > 0
                      ? (long)json_integer_value(lim)
                      : (long)tw_policy_sweep_limit(c->policy);
-    long warned, breached;
-    int locked, outbox = 0;
+    long warned = 0, breached = 0;
+    int outbox = 0;
     tw_time t0 = tw_clock_mono();
-    st = sweep(c->db, c->now, limit, c->events, &outbox, &warned, &breached,
-               &locked);
-    if (st != TW_OK)
-        return st;
+    int locked = lock(c->db);
+    if (locked < 0)
+        return locked;
+    if (locked) {
+        st =
+            sweep(c->db, c->now, limit, c->events, &outbox, &warned, &breached);
+        if (st != TW_OK)
+            return st;
+    }
     c->outbox_rows += outbox;
     json_object_set_new(c->reply, "warned", json_integer(warned));
     json_object_set_new(c->reply, "breached", json_integer(breached));
@@ -418,11 +433,9 @@ int engine_op_sla_recompute(struct engine_op_ctx *c)
     int st = engine_op_staff(c, 0, &who);
     if (st != TW_OK)
         return st;
-    PGresult *r =
-        tw_db_query_prepared(c->db, &st, sql_lock, 0, NULL, NULL, NULL);
-    if (!r)
-        return st;
-    PQclear(r); /* recompute even if a sweep runs: rows lock each other */
+    int locked = lock(c->db); /* taken or not: rows lock each other */
+    if (locked < 0)
+        return locked;
     long n = recompute_all(c->db, c->policy, c->now);
     if (n < 0)
         return (int)n;
