@@ -39,6 +39,18 @@ CREATE INDEX cases_sla_warn_idx ON cases (sla_warn_at)
 CREATE INDEX cases_sla_due_idx ON cases (sla_due_at)
     WHERE sla_breached_at IS NULL AND sla_stopped_at IS NULL
       AND sla_paused_since IS NULL;
+-- The open-cases report at the current time reads only these (index-only
+-- counts and the first cases of each state by due time), so it stays fast
+-- over a million open cases: paused ones, those at risk (warned or past
+-- their warning time), and those breached and still open.
+CREATE INDEX cases_sla_paused_idx ON cases (sla_due_at)
+    WHERE sla_paused_since IS NOT NULL AND sla_stopped_at IS NULL
+      AND sla_breached_at IS NULL;
+CREATE INDEX cases_sla_risk_idx ON cases (sla_warn_at) INCLUDE (sla_due_at)
+    WHERE sla_stopped_at IS NULL AND sla_breached_at IS NULL
+      AND sla_paused_since IS NULL;
+CREATE INDEX cases_sla_breached_open_idx ON cases (sla_due_at)
+    WHERE sla_breached_at IS NOT NULL AND sla_stopped_at IS NULL;
 -- Reports of decided cases by month.
 CREATE INDEX cases_decided_idx ON cases (decided_at) WHERE decided_at IS NOT NULL;
 CREATE INDEX cases_breached_idx ON cases (sla_breached_at)
@@ -136,3 +148,70 @@ CREATE FUNCTION sla_compliance(dim text, at timestamptz)
     FROM sla_cases v
     WHERE v.decided_at IS NOT NULL AND v.decided_at <= at
     GROUP BY 1 ORDER BY 1 $$;
+
+-- sla_open_counts - the open cases by state now (AT: the caller's clock),
+-- from the partial indexes: on_track, at_risk, paused, breached.
+CREATE FUNCTION sla_open_counts(at timestamptz)
+    RETURNS TABLE (sla_state text, n bigint)
+    LANGUAGE sql STABLE AS $$
+    WITH due AS (
+        SELECT count(*) FILTER (WHERE sla_due_at <= at) AS past,
+               count(*) FILTER (WHERE sla_due_at > at) AS ahead
+        FROM cases WHERE sla_breached_at IS NULL AND sla_stopped_at IS NULL
+          AND sla_paused_since IS NULL),
+    risk AS (
+        SELECT count(*) AS n FROM cases
+        WHERE sla_breached_at IS NULL AND sla_stopped_at IS NULL
+          AND sla_paused_since IS NULL AND sla_warn_at <= at
+          AND sla_due_at > at)
+    SELECT 'breached', (SELECT count(*) FROM cases
+                        WHERE sla_breached_at IS NOT NULL
+                          AND sla_stopped_at IS NULL) + (SELECT past FROM due)
+    UNION ALL
+    SELECT 'paused', (SELECT count(*) FROM cases
+                      WHERE sla_paused_since IS NOT NULL
+                        AND sla_stopped_at IS NULL AND sla_breached_at IS NULL)
+    UNION ALL SELECT 'at_risk', (SELECT n FROM risk)
+    UNION ALL SELECT 'on_track', (SELECT ahead FROM due) - (SELECT n FROM risk)
+    $$;
+
+-- sla_open_list - the first LIM open cases of each state by due time now
+-- (LIM NULL: all), with the same columns as sla_open_report.
+CREATE FUNCTION sla_open_list(at timestamptz, lim integer)
+    RETURNS TABLE (ref text, status text, channel text, category text,
+                   assignee text, received_at timestamptz,
+                   sla_due_at timestamptz, remaining interval,
+                   sla_state text)
+    LANGUAGE sql STABLE AS $$
+    WITH pick AS (
+        (SELECT id, 'breached' AS st FROM cases
+         WHERE sla_breached_at IS NOT NULL AND sla_stopped_at IS NULL
+         ORDER BY sla_due_at LIMIT lim)
+        UNION ALL
+        (SELECT id, 'breached' FROM cases
+         WHERE sla_breached_at IS NULL AND sla_stopped_at IS NULL
+           AND sla_paused_since IS NULL AND sla_due_at <= at
+         ORDER BY sla_due_at LIMIT lim)
+        UNION ALL
+        (SELECT id, 'paused' FROM cases
+         WHERE sla_paused_since IS NOT NULL AND sla_stopped_at IS NULL
+           AND sla_breached_at IS NULL
+         ORDER BY sla_due_at LIMIT lim)
+        UNION ALL
+        (SELECT id, 'at_risk' FROM cases
+         WHERE sla_breached_at IS NULL AND sla_stopped_at IS NULL
+           AND sla_paused_since IS NULL AND sla_warn_at <= at
+           AND sla_due_at > at
+         ORDER BY sla_due_at LIMIT lim)
+        UNION ALL
+        (SELECT id, 'on_track' FROM cases
+         WHERE sla_breached_at IS NULL AND sla_stopped_at IS NULL
+           AND sla_paused_since IS NULL AND sla_due_at > at
+           AND (sla_warn_at IS NULL OR sla_warn_at > at)
+         ORDER BY sla_due_at LIMIT lim))
+    SELECT c.ref, c.status, c.channel, c.category, s.username, c.received_at,
+           c.sla_due_at, c.sla_due_at - at, p.st
+    FROM pick p JOIN cases c ON c.id = p.id
+    LEFT JOIN staff s ON s.id = c.assignee
+    WHERE c.status <> 'withdrawn'
+    $$;

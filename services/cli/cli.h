@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "policy.h"
 
 /* The CLI's own section of the config file. */
 struct cli_config {
@@ -38,7 +39,8 @@ struct cli {
     int loaded;              /* cli_ready() has succeeded */
     struct tw_base_config base;
     struct cli_config cfg;
-    struct tw_cfg_table tables[2];
+    struct tw_policy_config sla; /* sla.*, calendar.* (checked at load) */
+    struct tw_cfg_table tables[3];
     const char *path;  /* the config file actually read (NULL: none) */
     const char *actor; /* resolved: --as, TAWASUL_ACTOR, cli.actor; or NULL */
 };

@@ -277,9 +277,20 @@ int cli_load_tables(struct cli *c, const char *path, char **errors)
 {
     c->tables[0] = (struct tw_cfg_table){tw_base_config_keys, &c->base};
     c->tables[1] = (struct tw_cfg_table){cli_config_keys, &c->cfg};
+    c->tables[2] = (struct tw_cfg_table){tw_policy_config_keys, &c->sla};
     *errors = NULL;
-    if (tw_config_load(path, c->tables, 2, errors) != TW_OK)
+    if (tw_config_load(path, c->tables, 3, errors) != TW_OK)
         return EX_CONFIG;
+    /* The SLA settings are the engine's to apply, but a mistake in them is
+     * worth finding here too (config check, and every verb). */
+    struct tw_policy *p = NULL;
+    char why[512];
+    if (tw_policy_build(&c->sla, c->base.site_timezone, NULL, 0, &p, why,
+                        sizeof why) != TW_OK) {
+        *errors = tw_asprintf("%s: %s", path ? path : "(defaults)", why);
+        return EX_CONFIG;
+    }
+    tw_policy_destroy(&p);
     return 0;
 }
 
@@ -325,7 +336,7 @@ int cli_ready(struct cli *c)
     if (rc) {
         print_config_errors(errors, path);
         free(errors);
-        tw_config_free(c->tables, 2);
+        tw_config_free(c->tables, 3);
         return rc;
     }
     c->loaded = 1;
@@ -660,6 +671,6 @@ int main(int argc, char **argv)
     if (fflush(stdout) != 0 && rc == 0)
         rc = cli_fail(EX_IOERR, "cannot write the output: %s", strerror(errno));
     if (c.loaded)
-        tw_config_free(c.tables, 2);
+        tw_config_free(c.tables, 3);
     return rc;
 }
