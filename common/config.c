@@ -1156,6 +1156,8 @@ void tw_config_describe(const struct tw_cfg_table *tables, size_t n, FILE *fp)
             else if (k->type == TW_CFG_STRLIST)
                 snprintf(def, sizeof def, "%s%s%s", *d == '[' ? "" : "[", d,
                          *d == '[' ? "" : "]");
+            else if (k->type == TW_CFG_MAP)
+                snprintf(def, sizeof def, "%s", "{}");
             else
                 snprintf(def, sizeof def, "%s",
                          *d                       ? d

@@ -321,12 +321,69 @@ static void test_refusals(void **state)
     refused("huda", "staff add x --name X --role boss", 64, "--role");
 }
 
+/* A holiday added from the CLI moves a business-mode case's due time at
+ * the engine's next sweep; an iCalendar file imports many. */
+static void test_holidays(void **state)
+{
+    (void)state;
+    char ref[32], *out = NULL, *err = NULL;
+    new_case("support", ref, sizeof ref); /* business mode */
+    char *before = th_value(&T,
+                            "SELECT sla_due_at::text FROM tawasul.cases"
+                            " WHERE ref = '%s'",
+                            ref);
+    assert_non_null(before);
+    /* the first working day after today */
+    char *day = th_value(&T, "SELECT min(d)::date::text FROM"
+                             " generate_series(current_date + 1,"
+                             " current_date + 7, '1 day') d"
+                             " WHERE extract(dow FROM d) NOT IN (5, 6)");
+    char line[256];
+    snprintf(line, sizeof line, "holidays add %s 'Test Day'", day);
+    ok("mona", line);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM tawasul.cases WHERE ref = '%s' AND"
+             " sla_due_at > '%s'",
+             ref, before);
+    long moved = 0;
+    for (int i = 0; i < 100 && !moved; i++) {
+        moved = th_count(&T, "%s", sql);
+        if (!moved)
+            th_sleep_ms(100);
+    }
+    assert_int_equal(moved, 1);
+    free(before);
+
+    assert_int_equal(
+        run(&out, &err, "mona",
+            "holidays import /dev/stdin <<'ICS'\n"
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20270320\n"
+            "DTEND;VALUE=DATE:20270323\nSUMMARY:Eid al-Fitr\nEND:VEVENT\n"
+            "END:VCALENDAR\nICS"),
+        0);
+    assert_non_null(strstr(out, "3 holidays imported"));
+    free(out);
+    free(err);
+    assert_int_equal(run(&out, &err, "mona", "holidays list"), 0);
+    assert_non_null(strstr(out, "2027-03-21  Eid al-Fitr"));
+    assert_non_null(strstr(out, day));
+    free(out);
+    free(err);
+    free(day);
+
+    /* sla recompute: managers only */
+    refused("huda", "sla recompute", 77, "may not sla_recompute");
+    ok("mona", "sla recompute");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepted_path),
         cmocka_unit_test(test_rejected_path),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_holidays),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
