@@ -15,7 +15,9 @@
  *
  * Working time is contiguous per day: on a working local date D it is
  * [at(D, work_start), at(D, work_end)), where at() is the first instant
- * whose local wall time reaches that minute. tw_calendar_work_* walk it day
+ * whose local wall time reaches that minute (hours that begin or end inside
+ * an hour a daylight-saving change skips or repeats are read that way; no
+ * real office opens at 02:30). tw_calendar_work_* walk it day
  * by day, but jump whole weeks arithmetically while no holiday and no
  * offset change lies ahead, so a two-week target costs a few days of work,
  * not fourteen.
@@ -105,7 +107,9 @@ char *tw_date_format(int32_t day, char *buf)
 {
     int y, m, d;
     ymd_from_date(day, &y, &m, &d);
-    snprintf(buf, 16, "%04d-%02d-%02d", y, m, d);
+    y = y < 0 ? 0 : y > 9999 ? 9999 : y; /* outside 0000-9999: clamped */
+    snprintf(buf, 16, "%04d-%02u-%02u", y, (unsigned)m % 13u,
+             (unsigned)d % 32u);
     return buf;
 }
 
@@ -839,6 +843,13 @@ static int64_t walk(const struct tw_calendar *c, tw_time a, tw_time b,
     return used;
 }
 
+/* tw_calendar_work_until - walk() for callers */
+int64_t tw_calendar_work_until(const struct tw_calendar *c, tw_time a,
+                               tw_time b, int64_t need, tw_time *at)
+{
+    return walk(c, a, b, need, at);
+}
+
 /* tw_calendar_work_between - working time in [A, B) */
 int64_t tw_calendar_work_between(const struct tw_calendar *c, tw_time a,
                                  tw_time b)
@@ -1055,6 +1066,9 @@ int tw_ics_holidays(const char *text, size_t len,
     size_t n = 0, line = 0, start_line = 0;
     int rc = TW_OK, have = 0;
     const char *p = text, *end = text + len;
+
+    if (errsz > 0)
+        err[0] = '\0';
 
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

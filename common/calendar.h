@@ -127,13 +127,21 @@ int64_t tw_calendar_work_between(const struct tw_calendar *c, tw_time a,
 tw_time tw_calendar_work_add(const struct tw_calendar *c, tw_time a,
                              int64_t need);
 
+/* tw_calendar_work_until - count working time from A towards B, stopping
+ * once NEED is reached: returns the time counted (NEED when reached) and
+ * sets *AT to the instant NEED was reached, or TW_TIME_NEVER if B came
+ * first. One walk does what work_between then work_add would. */
+int64_t tw_calendar_work_until(const struct tw_calendar *c, tw_time a,
+                               tw_time b, int64_t need, tw_time *at);
+
 /* tw_date_parse - "2026-12-06" into days since 1970-01-01; TW_PERMFAIL if
  * malformed or not a real date */
 __attribute__((warn_unused_result)) int tw_date_parse(const char *s,
                                                       int32_t *day);
 /* tw_date_from_ymd - the day count of Y-M-D (no range check) */
 int32_t tw_date_from_ymd(int y, int m, int d);
-/* tw_date_format - DAY as "YYYY-MM-DD" into BUF (at least 16 bytes) */
+/* tw_date_format - DAY as "YYYY-MM-DD" into BUF (at least 16 bytes);
+ * years outside 0000-9999 are clamped to them */
 char *tw_date_format(int32_t day, char *buf);
 
 /* tw_ics_holidays - the all-day events of an iCalendar text (RFC 5545):

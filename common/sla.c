@@ -115,6 +115,8 @@ static int64_t work_amount(const struct tw_calendar *cal, int64_t target)
 {
     int64_t days = target / TW_DAY, rest = target % TW_DAY;
     int64_t day = tw_sla_work_day(cal);
+    if (target > 0 && day == 0)
+        return INT64_MAX; /* no working time: never reached */
     if (day > 0 && days > (INT64_MAX - rest) / day)
         return INT64_MAX;
     return days * day + rest;
@@ -130,10 +132,10 @@ static tw_time business_deadline(const struct tw_calendar *cal, tw_time start,
         return start;
     for (size_t i = 0; i < ps->n; i++) {
         if (ps->v[i].from > t) {
-            int64_t got = tw_calendar_work_between(cal, t, ps->v[i].from);
-            if (got >= work)
-                return tw_calendar_work_add(cal, t, work);
-            work -= got;
+            tw_time at;
+            work -= tw_calendar_work_until(cal, t, ps->v[i].from, work, &at);
+            if (at != TW_TIME_NEVER)
+                return at;
         }
         if (ps->v[i].to == TW_TIME_NEVER)
             return TW_TIME_NEVER;
