@@ -154,10 +154,12 @@ static const char *nz(const char *s)
 /* copy_list - a deep copy of SRC into DST */
 static void copy_list(struct tw_strlist *dst, const struct tw_strlist *src)
 {
-    dst->n = src->n;
-    dst->v = src->n ? tw_calloc(src->n, sizeof *dst->v) : NULL;
-    for (size_t i = 0; i < src->n; i++)
-        dst->v[i] = tw_strdup(src->v[i]);
+    size_t n = src->n;
+    char **v = n ? tw_calloc(n, sizeof *v) : NULL;
+    for (size_t i = 0; i < n; i++)
+        v[i] = tw_strdup(src->v[i]);
+    dst->n = n;
+    dst->v = v;
 }
 
 /* free_list - free what copy_list made */

@@ -194,9 +194,11 @@ int cli_case_move(struct cli *c, const struct cli_verb *v, int argc,
         json_t *f = json_object();
         for (size_t i = 0; i < nfields; i++) {
             char *name = tw_strdup(fields[i]);
-            char *eq = strchr(name, '=');
-            *eq = '\0';
-            json_object_set_new(f, name, json_string(eq + 1));
+            char *eq = strchr(name, '='); /* checked when parsed */
+            if (eq) {
+                *eq = '\0';
+                json_object_set_new(f, name, json_string(eq + 1));
+            }
             free(name);
         }
         json_object_set_new(cmd, "fields", f);
