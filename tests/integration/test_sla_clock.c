@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "mem.h"
 
 #define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -255,6 +256,35 @@ static void test_faketime(void **state)
     }
     assert_true(seen_a && seen_b);
     json_decref(j);
+
+    /* As of day 13 (--at), A was at risk; the breach list has A. */
+    char iso[TW_TIME_ISO_MAX];
+    snprintf(line, sizeof line, "sla report --format json --at %s",
+             tw_time_iso(tw_clock_now() + 13 * TW_DAY, 0, iso));
+    out = cli_ok(&t, line);
+    j = json_loads(out, 0, NULL);
+    free(out);
+    assert_non_null(j);
+    seen_a = 0;
+    json_array_foreach(json_object_get(j, "open"), i, row)
+    {
+        const char *ref = json_string_value(json_object_get(row, "ref"));
+        if (ref && strcmp(ref, a) == 0) {
+            assert_string_equal(
+                json_string_value(json_object_get(row, "sla_state")),
+                "at_risk");
+            seen_a = 1;
+        }
+    }
+    assert_true(seen_a);
+    json_decref(j);
+    out = cli_ok(&t, "sla breaches --format json");
+    assert_non_null(strstr(out, a));
+    assert_null(strstr(out, b));
+    free(out);
+    out = cli_ok(&t, "sla report");
+    assert_non_null(strstr(out, "breached 1"));
+    free(out);
 
     /* case show agrees */
     snprintf(line, sizeof line, "case show %s --json", b);
