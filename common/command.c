@@ -31,8 +31,10 @@ const char *const tw_kinds[] = {"inquiry", "request", "complaint", "suggestion",
 const char *const tw_langs[] = {"ar", "en", NULL};
 
 static const char *const ops[] = {"intake", "append", "transition", "assign",
-                                  "note",   "decide", "attest",     "survey",
-                                  "bounce", "ping",   NULL};
+                                  "note", "decide", "attest", "survey",
+                                  "bounce", "ping",
+                                  /* issue 3: the SLA sweeper by hand */
+                                  "sla_sweep", "sla_recompute", NULL};
 
 static const char *const intake_fields[] = {
     "v",        "op",      "key",         "channel",     "kind",

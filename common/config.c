@@ -337,6 +337,8 @@ static const char *type_phrase(const struct tw_cfg_key *k, char *buf,
     case TW_CFG_ENUM:
         snprintf(buf, size, "one of %s", k->choices ? k->choices : "");
         return buf;
+    case TW_CFG_MAP:
+        return "a mapping of names";
     }
     return "a value";
 }
@@ -449,6 +451,13 @@ static char *set_value(const struct tw_cfg_key *k, void *base, const char *text,
 
     if (k->type == TW_CFG_STRLIST)
         return set_list_text(k, base, text);
+    if (k->type == TW_CFG_MAP) {
+        if (len == 0)
+            return NULL; /* "key:" alone: no entries */
+        shown(text, show);
+        return message("\"%s\" must be a mapping of names, got \"%s\"", k->key,
+                       show);
+    }
     if ((msg = check_string(k, text, len)) != NULL) {
         if (k->type == TW_CFG_STRING)
             return msg;
@@ -510,6 +519,7 @@ static char *set_value(const struct tw_cfg_key *k, void *base, const char *text,
                            range_text(k, range, sizeof range), show);
         break;
     case TW_CFG_STRLIST:
+    case TW_CFG_MAP:
         break; /* handled above */
     }
     *(int64_t *)field(k, base) = v;
@@ -518,11 +528,14 @@ static char *set_value(const struct tw_cfg_key *k, void *base, const char *text,
 
 /* set_defaults - give every key of every table its default; a default the
  * converters reject is a bug in the table, reported like any error */
-static void set_defaults(struct load *L)
+static void map_clear(const struct tw_cfg_key *k, void *base);
+
+/* table_defaults - give every key of KEYS its default in BASE */
+static void table_defaults(struct load *L, const struct tw_cfg_key *keys,
+                           void *base)
 {
-    for (size_t t = 0; t < L->n; t++) {
-        void *base = L->tables[t].base;
-        for (const struct tw_cfg_key *k = L->tables[t].keys; k->key; k++) {
+    {
+        for (const struct tw_cfg_key *k = keys; k->key; k++) {
             char *msg = NULL;
             switch (k->type) {
             case TW_CFG_STRING:
@@ -554,6 +567,9 @@ static void set_defaults(struct load *L)
                 if (k->def)
                     msg = set_value(k, base, k->def, strlen(k->def));
                 break;
+            case TW_CFG_MAP:
+                memset(field(k, base), 0, sizeof(struct tw_cfg_map));
+                break;
             }
             if (msg) {
                 add_error(L, "internal: bad default: %s", msg);
@@ -565,6 +581,13 @@ static void set_defaults(struct load *L)
             }
         }
     }
+}
+
+/* set_defaults - give every key of every table its default */
+static void set_defaults(struct load *L)
+{
+    for (size_t t = 0; t < L->n; t++)
+        table_defaults(L, L->tables[t].keys, L->tables[t].base);
 }
 
 /* set_env - apply each key's environment override (set and non-empty) */
@@ -731,6 +754,115 @@ out:
 static void walk(struct load *L, yaml_document_t *doc, const yaml_node_t *node,
                  const char *path, yaml_mark_t key_mark);
 
+/* map_entry - fill ENTRY (a struct of K's sub table) from mapping NODE
+ * found at PATH */
+static void map_entry(struct load *L, yaml_document_t *doc,
+                      const struct tw_cfg_key *k, void *entry,
+                      const yaml_node_t *node, const char *path)
+{
+    char tb[128];
+    if (is_null(node))
+        return;
+    if (node->type != YAML_MAPPING_NODE) {
+        error_at(L, node->start_mark, "\"%s\" must be a mapping", path);
+        return;
+    }
+    for (const yaml_node_pair_t *p = node->data.mapping.pairs.start;
+         p < node->data.mapping.pairs.top; p++) {
+        const yaml_node_t *key = yaml_document_get_node(doc, p->key);
+        const yaml_node_t *value = yaml_document_get_node(doc, p->value);
+        if (key->type != YAML_SCALAR_NODE) {
+            error_at(L, key->start_mark, "keys under \"%s\" must be names",
+                     path);
+            continue;
+        }
+        const struct tw_cfg_key *sk = TW_CFG_MAP_SPEC(k)->keys;
+        while (sk->key && strcmp(sk->key, scalar_text(key)) != 0)
+            sk++;
+        if (!sk->key) {
+            error_at(L, key->start_mark, "unknown key \"%s.%s\"", path,
+                     scalar_text(key));
+            continue;
+        }
+        if (duplicate(doc, node, p)) {
+            error_at(L, key->start_mark, "duplicate key \"%s.%s\"", path,
+                     sk->key);
+            continue;
+        }
+        char *msg = NULL;
+        if (value->type == YAML_SCALAR_NODE) {
+            msg = set_value(sk, entry, is_null(value) ? "" : scalar_text(value),
+                            is_null(value) ? 0 : value->data.scalar.length);
+        } else if (value->type == YAML_SEQUENCE_NODE &&
+                   sk->type == TW_CFG_STRLIST) {
+            size_t n = (size_t)(value->data.sequence.items.top -
+                                value->data.sequence.items.start);
+            const char **texts = tw_calloc(n + 1, sizeof *texts);
+            for (size_t i = 0; i < n && !msg; i++) {
+                const yaml_node_t *item = yaml_document_get_node(
+                    doc, value->data.sequence.items.start[i]);
+                if (item->type != YAML_SCALAR_NODE)
+                    msg = message("\"%s.%s\" must be a list of strings", path,
+                                  sk->key);
+                else
+                    texts[i] = is_null(item) ? "" : scalar_text(item);
+            }
+            if (!msg)
+                set_list(sk, entry, texts, n);
+            free(texts);
+        } else {
+            msg = message("\"%s.%s\" must be %s", path, sk->key,
+                          type_phrase(sk, tb, sizeof tb));
+        }
+        if (msg) {
+            error_at(L, value->start_mark, "%s.%s: %s", path, sk->key, msg);
+            free(msg);
+        }
+    }
+}
+
+/* walk_map - the entries of a TW_CFG_MAP key at PATH (mapping NODE): each
+ * name gets a struct with the sub table's defaults, then its values */
+static void walk_map(struct load *L, yaml_document_t *doc,
+                     const yaml_node_t *node, const char *path)
+{
+    for (size_t t = 0; t < L->n; t++) {
+        for (const struct tw_cfg_key *k = L->tables[t].keys; k->key; k++) {
+            if (strcmp(k->key, path) != 0 || k->type != TW_CFG_MAP)
+                continue;
+            struct tw_cfg_map *m = field(k, L->tables[t].base);
+            map_clear(k, L->tables[t].base);
+            size_t n = (size_t)(node->data.mapping.pairs.top -
+                                node->data.mapping.pairs.start);
+            m->names = tw_calloc(n + 1, sizeof *m->names);
+            m->entries = tw_calloc(n + 1, sizeof *m->entries);
+            for (const yaml_node_pair_t *p = node->data.mapping.pairs.start;
+                 p < node->data.mapping.pairs.top; p++) {
+                const yaml_node_t *key = yaml_document_get_node(doc, p->key);
+                const yaml_node_t *value =
+                    yaml_document_get_node(doc, p->value);
+                if (key->type != YAML_SCALAR_NODE || is_null(key)) {
+                    error_at(L, key->start_mark,
+                             "keys under \"%s\" must be names", path);
+                    continue;
+                }
+                if (duplicate(doc, node, p)) {
+                    error_at(L, key->start_mark, "duplicate key \"%s.%s\"",
+                             path, scalar_text(key));
+                    continue;
+                }
+                void *entry = tw_calloc(1, TW_CFG_MAP_SPEC(k)->size);
+                table_defaults(L, TW_CFG_MAP_SPEC(k)->keys, entry);
+                char *child = tw_asprintf("%s.%s", path, scalar_text(key));
+                map_entry(L, doc, k, entry, value, child);
+                free(child);
+                m->names[m->n] = tw_strdup(scalar_text(key));
+                m->entries[m->n++] = entry;
+            }
+        }
+    }
+}
+
 /* walk_mapping - walk each pair of mapping NODE found at PATH */
 static void walk_mapping(struct load *L, yaml_document_t *doc,
                          const yaml_node_t *node, const char *path)
@@ -783,7 +915,9 @@ static void walk(struct load *L, yaml_document_t *doc, const yaml_node_t *node,
                      "\"%s\" must be a mapping, got a list", path);
         break;
     case YAML_MAPPING_NODE:
-        if (k)
+        if (k && k->type == TW_CFG_MAP)
+            walk_map(L, doc, node, path);
+        else if (k)
             error_at(L, node->start_mark, "\"%s\" must be %s, got a mapping",
                      path, type_phrase(k, tb, sizeof tb));
         else
@@ -987,6 +1121,8 @@ void tw_config_free(const struct tw_cfg_table *tables, size_t n)
                 *s = NULL;
             } else if (k->type == TW_CFG_STRLIST) {
                 set_list(k, base, NULL, 0);
+            } else if (k->type == TW_CFG_MAP) {
+                map_clear(k, base);
             }
         }
     }
@@ -1000,13 +1136,15 @@ void tw_config_describe(const struct tw_cfg_table *tables, size_t n, FILE *fp)
         [TW_CFG_STRING] = "string", [TW_CFG_INT] = "integer",
         [TW_CFG_BOOL] = "boolean",  [TW_CFG_DURATION] = "duration",
         [TW_CFG_SIZE] = "size",     [TW_CFG_STRLIST] = "list",
-        [TW_CFG_ENUM] = "one of",
+        [TW_CFG_ENUM] = "one of",   [TW_CFG_MAP] = "map",
     };
     for (size_t t = 0; t < n; t++) {
         for (const struct tw_cfg_key *k = tables[t].keys; k->key; k++) {
             char range[96], def[128];
             const char *d = k->def ? k->def : "";
-            if (k->type == TW_CFG_ENUM)
+            if (k->type == TW_CFG_MAP)
+                range[0] = '\0';
+            else if (k->type == TW_CFG_ENUM)
                 snprintf(range, sizeof range, " %s",
                          k->choices ? k->choices : "");
             else if (k->type == TW_CFG_STRING || k->type == TW_CFG_STRLIST)
@@ -1018,6 +1156,8 @@ void tw_config_describe(const struct tw_cfg_table *tables, size_t n, FILE *fp)
             else if (k->type == TW_CFG_STRLIST)
                 snprintf(def, sizeof def, "%s%s%s", *d == '[' ? "" : "[", d,
                          *d == '[' ? "" : "]");
+            else if (k->type == TW_CFG_MAP)
+                snprintf(def, sizeof def, "%s", "{}");
             else
                 snprintf(def, sizeof def, "%s",
                          *d                       ? d
@@ -1028,8 +1168,41 @@ void tw_config_describe(const struct tw_cfg_table *tables, size_t n, FILE *fp)
             if (k->env)
                 fprintf(fp, " [env %s]", k->env);
             fputc('\n', fp);
+            if (k->type == TW_CFG_MAP) {
+                /* each NAME's keys, as key.NAME.sub */
+                for (const struct tw_cfg_key *sk = TW_CFG_MAP_SPEC(k)->keys;
+                     sk->key; sk++)
+                    fprintf(fp, "%s.NAME.%s (%s, default %s): %s\n", k->key,
+                            sk->key, names[sk->type],
+                            sk->def ? sk->def : "inherited",
+                            sk->help ? sk->help : "");
+            }
         }
     }
+}
+
+/* map_clear - free K's map in BASE and every entry's strings */
+static void map_clear(const struct tw_cfg_key *k, void *base)
+{
+    struct tw_cfg_map *m = field(k, base);
+    for (size_t i = 0; i < m->n; i++) {
+        struct tw_cfg_table sub = {TW_CFG_MAP_SPEC(k)->keys, m->entries[i]};
+        tw_config_free(&sub, 1);
+        free(m->entries[i]);
+        free(m->names[i]);
+    }
+    free(m->entries);
+    free(m->names);
+    memset(m, 0, sizeof *m);
+}
+
+/* tw_cfg_map_get - see config.h */
+const void *tw_cfg_map_get(const struct tw_cfg_map *map, const char *name)
+{
+    for (size_t i = 0; map && name && i < map->n; i++)
+        if (strcmp(map->names[i], name) == 0)
+            return map->entries[i];
+    return NULL;
 }
 
 /* tw_strlist_contains - whether S is one of L's entries */

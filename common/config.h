@@ -28,11 +28,24 @@ enum tw_cfg_type {
     TW_CFG_SIZE,     /* int64_t bytes: "512", "64KB", "10MB", "1GB" */
     TW_CFG_STRLIST,  /* struct tw_strlist: a YAML sequence of scalars */
     TW_CFG_ENUM,     /* char *; must be one of the '|'-separated choices */
+    TW_CFG_MAP,      /* struct tw_cfg_map: a mapping of free names (e.g.
+                        categories), each to a mapping of the keys of a
+                        struct tw_cfg_map_spec (see below) */
 };
 
 struct tw_strlist {
     size_t n;
     char **v;
+};
+
+struct tw_cfg_key;
+
+/* A TW_CFG_MAP's value: N named entries, each a struct its `sub` table
+ * filled (defaults first, then what the file says under that name). */
+struct tw_cfg_map {
+    size_t n;
+    char **names;
+    void **entries;
 };
 
 struct tw_cfg_key {
@@ -45,6 +58,20 @@ struct tw_cfg_key {
     const char *choices; /* TW_CFG_ENUM: "a|b|c" */
     const char *help;    /* one line, for --help and config check */
 };
+
+/* What a TW_CFG_MAP's entries hold. The key's `choices` points to one of
+ * these (cast: `.choices = (const char *)&spec`), so that every existing
+ * table keeps its shape. */
+struct tw_cfg_map_spec {
+    const struct tw_cfg_key *keys; /* relative names: "decision_within" */
+    size_t size;                   /* sizeof an entry's struct */
+};
+/* tw_cfg_map_spec - K's entry spec (K must be a TW_CFG_MAP) */
+#define TW_CFG_MAP_SPEC(k)                                                     \
+    ((const struct tw_cfg_map_spec *)(const void *)(k)->choices)
+
+/* tw_cfg_map_get - MAP's entry named NAME, or NULL (borrowed) */
+const void *tw_cfg_map_get(const struct tw_cfg_map *map, const char *name);
 
 /* One table and the struct it fills. */
 struct tw_cfg_table {

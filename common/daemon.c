@@ -50,7 +50,7 @@ static struct tw_daemon daemon_ctx = {.sig_pipe = {-1, -1}};
  * returns how many */
 static size_t make_tables(const struct tw_service *svc,
                           struct tw_base_config *base, void *config,
-                          struct tw_cfg_table tables[2])
+                          struct tw_cfg_table tables[3])
 {
     tables[0].keys = tw_base_config_keys;
     tables[0].base = base;
@@ -58,7 +58,11 @@ static size_t make_tables(const struct tw_service *svc,
         return 1;
     tables[1].keys = svc->keys;
     tables[1].base = config;
-    return 2;
+    if (!svc->more_keys)
+        return 2;
+    tables[2].keys = svc->more_keys;
+    tables[2].base = config ? (char *)config + svc->more_offset : NULL;
+    return 3;
 }
 
 /* usage - the one-line synopsis */
@@ -70,7 +74,7 @@ static void usage(FILE *fp, const char *name)
 /* help - --help: synopsis, options and every config key the service reads */
 static void help(const struct tw_service *svc)
 {
-    struct tw_cfg_table tables[2];
+    struct tw_cfg_table tables[3];
     size_t n = make_tables(svc, NULL, NULL, tables);
 
     printf("%s - %s\n\n", svc->name, svc->summary ? svc->summary : "");
@@ -156,7 +160,7 @@ int tw_daemon_main(int argc, char **argv, const struct tw_service *svc)
         {NULL, 0, NULL, 0},
     };
     struct tw_daemon *d = &daemon_ctx;
-    struct tw_cfg_table tables[2];
+    struct tw_cfg_table tables[3];
     const char *opt_config = NULL;
     char *errors = NULL;
     int check = 0, on_defaults = 0, c, rc;
@@ -311,7 +315,7 @@ int tw_daemon_reload(struct tw_daemon *d)
 {
     const struct tw_service *svc = d->svc;
     struct tw_base_config base;
-    struct tw_cfg_table tables[2], old[2];
+    struct tw_cfg_table tables[3], old[3];
     void *config = NULL;
     char *errors = NULL;
     int rc = TW_PERMFAIL;

@@ -28,6 +28,10 @@ struct tw_service {
     const struct tw_cfg_key *keys; /* the service's own table, or NULL */
     void *config;                  /* the struct KEYS fills */
     size_t config_size;            /* sizeof that struct (for reload) */
+    /* a shared table (e.g. tw_policy_config_keys) filling the struct at
+     * CONFIG + more_offset, or NULL */
+    const struct tw_cfg_key *more_keys;
+    size_t more_offset;
     /* run - the service's loop; returns the process exit status */
     int (*run)(struct tw_daemon *d);
 };

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "policy.h"
 
 /* The CLI's own section of the config file. */
 struct cli_config {
@@ -38,7 +39,8 @@ struct cli {
     int loaded;              /* cli_ready() has succeeded */
     struct tw_base_config base;
     struct cli_config cfg;
-    struct tw_cfg_table tables[2];
+    struct tw_policy_config sla; /* sla.*, calendar.* (checked at load) */
+    struct tw_cfg_table tables[3];
     const char *path;  /* the config file actually read (NULL: none) */
     const char *actor; /* resolved: --as, TAWASUL_ACTOR, cli.actor; or NULL */
 };
@@ -147,6 +149,33 @@ int cli_case_show(struct cli *c, const struct cli_verb *v, int argc,
                   char **argv);
 int cli_case_list(struct cli *c, const struct cli_verb *v, int argc,
                   char **argv);
+
+/* --- cli_lifecycle.c, cli_sla.c (issue 3) -------------------------------- */
+/* cli_send_op - send the op CMD (stolen) as the acting staff member; 0 with
+ * *REPLY (caller decrefs), or the exit status after printing why */
+int cli_send_op(struct cli *c, json_t *cmd, json_t **reply);
+int cli_case_move(struct cli *c, const struct cli_verb *v, int argc,
+                  char **argv);
+int cli_case_decide(struct cli *c, const struct cli_verb *v, int argc,
+                    char **argv);
+int cli_case_simple(struct cli *c, const struct cli_verb *v, int argc,
+                    char **argv);
+int cli_staff_add(struct cli *c, const struct cli_verb *v, int argc,
+                  char **argv);
+int cli_staff_list(struct cli *c, const struct cli_verb *v, int argc,
+                   char **argv);
+int cli_sla_report(struct cli *c, const struct cli_verb *v, int argc,
+                   char **argv);
+int cli_sla_breaches(struct cli *c, const struct cli_verb *v, int argc,
+                     char **argv);
+int cli_sla_recompute(struct cli *c, const struct cli_verb *v, int argc,
+                      char **argv);
+int cli_holidays_add(struct cli *c, const struct cli_verb *v, int argc,
+                     char **argv);
+int cli_holidays_list(struct cli *c, const struct cli_verb *v, int argc,
+                      char **argv);
+int cli_holidays_import(struct cli *c, const struct cli_verb *v, int argc,
+                        char **argv);
 
 /* --- cli_csv.c: an RFC 4180 record reader -------------------------------- */
 

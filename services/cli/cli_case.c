@@ -34,6 +34,7 @@
 #include "bus.h"
 #include "command.h"
 #include "error.h"
+#include "lifecycle.h"
 #include "mem.h"
 
 #define READ_WAIT     (3 * TW_SEC) /* for the database to come up */
@@ -583,7 +584,13 @@ static const char case_sql[] =
     " c.contact::text, s.username, c.created_by,"
     " tawasul.us(c.received_at), tawasul.us(c.sla_due_at),"
     " tawasul.us(c.sla_breached_at), tawasul.us(c.decided_at), c.decision,"
-    " tawasul.us(c.closed_at), m.id IS NOT NULL, tawasul.us(c.sla_paused_since)"
+    " tawasul.us(c.closed_at), m.id IS NOT NULL, "
+    "tawasul.us(c.sla_paused_since),"
+    /* issue 3: the clock as of $2 (this process's clock) */
+    " extract(epoch FROM c.sla_paused_total)::bigint,"
+    " tawasul.sla_state(c, $2::timestamptz), tawasul.us(c.sla_warn_at),"
+    " tawasul.us(c.attested_at), c.attestation::text, c.details::text,"
+    " tawasul.us(c.first_response_at), c.decision_minutes"
     " FROM tawasul.cases c"
     " LEFT JOIN tawasul.members m ON m.id = c.member_id"
     " LEFT JOIN tawasul.staff s ON s.id = c.assignee"
@@ -614,6 +621,14 @@ enum {
     C_CLOSED,
     C_HAS_MEMBER,
     C_PAUSED,
+    C_PAUSED_TOTAL,
+    C_SLA_STATE,
+    C_WARN,
+    C_ATTESTED,
+    C_ATTESTATION,
+    C_DETAILS,
+    C_FIRST_RESPONSE,
+    C_DECISION_MINUTES,
 };
 
 static const char events_sql[] =
@@ -667,6 +682,28 @@ static json_t *case_json(PGresult *cr, PGresult *er, PGresult *mr, PGresult *ar)
     json_object_set_new(j, "decided_at", col_time(cr, 0, C_DECIDED));
     json_object_set_new(j, "decision", col_str(cr, 0, C_DECISION));
     json_object_set_new(j, "closed_at", col_time(cr, 0, C_CLOSED));
+    json_object_set_new(j, "sla_warn_at", col_time(cr, 0, C_WARN));
+    json_object_set_new(j, "sla_paused_since", col_time(cr, 0, C_PAUSED));
+    char paused[32];
+    json_object_set_new(
+        j, "sla_paused_total",
+        json_string(tw_duration_format(
+            strtoll(PQgetvalue(cr, 0, C_PAUSED_TOTAL), NULL, 10) * TW_SEC,
+            paused, sizeof paused)));
+    json_object_set_new(j, "sla_state", col_str(cr, 0, C_SLA_STATE));
+    json_object_set_new(j, "first_response_at",
+                        col_time(cr, 0, C_FIRST_RESPONSE));
+    json_object_set_new(j, "attested_at", col_time(cr, 0, C_ATTESTED));
+    json_object_set_new(j, "attestation", col_json(cr, 0, C_ATTESTATION));
+    json_object_set_new(j, "details", col_json(cr, 0, C_DETAILS));
+    const struct tw_transition *next[16];
+    size_t nnext = tw_transitions_from(PQgetvalue(cr, 0, C_STATUS), next, 16);
+    json_t *steps = json_array();
+    for (size_t i = 0; i < nnext && i < 16; i++)
+        json_array_append_new(
+            steps,
+            json_pack("{s:s, s:s}", "verb", next[i]->verb, "to", next[i]->to));
+    json_object_set_new(j, "next", steps);
 
     json_t *events = json_array();
     for (int i = 0; i < PQntuples(er); i++)
@@ -791,6 +828,18 @@ static void print_case(PGresult *cr, PGresult *er, PGresult *mr, PGresult *ar)
     printf("  assignee:      %s\n", PQgetisnull(cr, 0, C_ASSIGNEE)
                                         ? "nobody yet"
                                         : PQgetvalue(cr, 0, C_ASSIGNEE));
+    printf("  sla:           %s", PQgetvalue(cr, 0, C_SLA_STATE));
+    long long paused_s = strtoll(PQgetvalue(cr, 0, C_PAUSED_TOTAL), NULL, 10);
+    if (paused_s > 0)
+        printf(" (clock paused %s in all)",
+               cli_duration_human(paused_s * TW_SEC, d, sizeof d));
+    printf("\n  attested:      %s\n",
+           PQgetisnull(cr, 0, C_ATTESTED)
+               ? "no"
+               : cli_time_human(col_us(cr, 0, C_ATTESTED), t1));
+    char steps[512];
+    printf("  next steps:    %s\n",
+           tw_next_steps(PQgetvalue(cr, 0, C_STATUS), steps, sizeof steps));
 
     printf("\nEvents\n");
     for (int i = 0; i < PQntuples(er); i++) {
@@ -866,9 +915,10 @@ int cli_case_show(struct cli *c, const struct cli_verb *v, int argc,
     cli_log_mute(c);
     st = tw_db_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
                     NULL);
-    const char *p1[] = {ref};
+    char nowp[TW_TIME_ISO_MAX];
+    const char *p1[] = {ref, tw_db_time_param(tw_clock_now(), nowp)};
     if (st == TW_OK)
-        cr = tw_db_query(db, &st, case_sql, 1, p1);
+        cr = tw_db_query(db, &st, case_sql, 2, p1);
     if (cr && PQntuples(cr) == 1) {
         const char *p2[] = {PQgetvalue(cr, 0, C_ID)};
         er = tw_db_query(db, &st, events_sql, 1, p2);

@@ -217,7 +217,7 @@ static int check_self(struct cli *c, const char *path)
                              path, c->base.site_timezone);
         rc = EX_CONFIG;
     }
-    tw_config_free(c->tables, 2);
+    tw_config_free(c->tables, 3);
     if (rc == 0) {
         printf("tawasul: ok\n");
     } else if (errors && *errors) {

@@ -96,6 +96,71 @@ static const struct cli_verb verbs[] = {
      "  --limit N     at most N cases, newest first (default 50)\n"
      "  --json        print a JSON array\n",
      NULL},
+    /* issue 3: the lifecycle, staff, SLA and holidays */
+    {"case", "assign", cli_case_simple, "case assign REF USER [--json]",
+     "Make USER the case's assignee.\n", "to"},
+    {"case", "request-info", cli_case_move,
+     "case request-info REF --missing ITEM... [--message TEXT]",
+     "Ask the member for what is missing (the SLA clock pauses).\n"
+     "  --missing ITEM  one missing item (repeatable; the member is told)\n"
+     "  --message TEXT  a note for the member\n",
+     "awaiting_member"},
+    {"case", "resume", cli_case_move, "case resume REF [--reason TEXT]",
+     "Back to new: the member answered (the clock runs again), or the\n"
+     "researcher sends the case back.\n",
+     "new"},
+    {"case", "refer", cli_case_move, "case refer REF [--reason TEXT]",
+     "Refer to the social research officer (the member is told).\n",
+     "with_researcher"},
+    {"case", "attest", cli_case_simple,
+     "case attest REF signed_letter|web_checkbox|verbal_phone|in_person "
+     "[--note TEXT]",
+     "Record how the applicant attested that the data is correct.\n", "how"},
+    {"case", "submit", cli_case_move,
+     "case submit REF [--field NAME=VALUE...] [--reason TEXT]",
+     "Send to the research committee (needs the category's required items\n"
+     "and the attestation).\n"
+     "  --field NAME=VALUE  an item of the request form (repeatable)\n",
+     "in_committee"},
+    {"case", "decide", cli_case_decide,
+     "case decide REF --accept|--reject [--reason TEXT]",
+     "The committee's decision (a rejection needs --reason).\n", NULL},
+    {"case", "start-service", cli_case_move, "case start-service REF",
+     "Registration done: the service starts.\n", "in_service"},
+    {"case", "resolve", cli_case_move, "case resolve REF [--reason TEXT]",
+     "The service was delivered, or the inquiry answered.\n", "resolved"},
+    {"case", "close", cli_case_move, "case close REF [--reason TEXT]",
+     "File a resolved or rejected case.\n", "closed"},
+    {"case", "withdraw", cli_case_move, "case withdraw REF [--reason TEXT]",
+     "The member withdrew the request.\n", "withdrawn"},
+    {"case", "reopen", cli_case_move, "case reopen REF --reason TEXT",
+     "Reopen a resolved or closed case (the member is told).\n", "new"},
+    {"case", "note", cli_case_simple, "case note REF TEXT",
+     "An internal note (never shown to the member).\n", "text"},
+    {"staff", "add", cli_staff_add,
+     "staff add USER --name NAME --role agent|researcher|committee|manager|"
+     "admin [--email ADDR]",
+     "Add a staff account, or update it (and make it active).\n", NULL},
+    {"staff", "list", cli_staff_list, "staff list [--json]", NULL, NULL},
+    {"sla", "report", cli_sla_report,
+     "sla report [--at TIME] [--format table|csv|json] [--limit N]",
+     "Open cases by state (on_track, at_risk, paused, breached) with due\n"
+     "time and time left, and compliance per month, channel and assignee.\n"
+     "  --at TIME     answer as of TIME (ISO 8601), not now\n"
+     "  --limit N     cases listed per state (default 50; 0: all)\n",
+     NULL},
+    {"sla", "breaches", cli_sla_breaches,
+     "sla breaches [--since TIME] [--format table|csv|json]",
+     "Cases breached since TIME (default 30 days ago).\n", NULL},
+    {"sla", "recompute", cli_sla_recompute, "sla recompute",
+     "The engine recomputes open cases' due times with its settings.\n", NULL},
+    {"holidays", "add", cli_holidays_add, "holidays add YYYY-MM-DD NAME",
+     "A day off; open cases' due dates move at the engine's next sweep.\n",
+     NULL},
+    {"holidays", "list", cli_holidays_list, "holidays list [--json]", NULL,
+     NULL},
+    {"holidays", "import", cli_holidays_import, "holidays import FILE.ics",
+     "The all-day events of an iCalendar file as holidays.\n", NULL},
 };
 
 /* Options every log-* verb takes (printed by its --help). */
@@ -212,9 +277,20 @@ int cli_load_tables(struct cli *c, const char *path, char **errors)
 {
     c->tables[0] = (struct tw_cfg_table){tw_base_config_keys, &c->base};
     c->tables[1] = (struct tw_cfg_table){cli_config_keys, &c->cfg};
+    c->tables[2] = (struct tw_cfg_table){tw_policy_config_keys, &c->sla};
     *errors = NULL;
-    if (tw_config_load(path, c->tables, 2, errors) != TW_OK)
+    if (tw_config_load(path, c->tables, 3, errors) != TW_OK)
         return EX_CONFIG;
+    /* The SLA settings are the engine's to apply, but a mistake in them is
+     * worth finding here too (config check, and every verb). */
+    struct tw_policy *p = NULL;
+    char why[512];
+    if (tw_policy_build(&c->sla, c->base.site_timezone, NULL, 0, &p, why,
+                        sizeof why) != TW_OK) {
+        *errors = tw_asprintf("%s: %s", path ? path : "(defaults)", why);
+        return EX_CONFIG;
+    }
+    tw_policy_destroy(&p);
     return 0;
 }
 
@@ -260,7 +336,7 @@ int cli_ready(struct cli *c)
     if (rc) {
         print_config_errors(errors, path);
         free(errors);
-        tw_config_free(c->tables, 2);
+        tw_config_free(c->tables, 3);
         return rc;
     }
     c->loaded = 1;
@@ -595,6 +671,6 @@ int main(int argc, char **argv)
     if (fflush(stdout) != 0 && rc == 0)
         rc = cli_fail(EX_IOERR, "cannot write the output: %s", strerror(errno));
     if (c.loaded)
-        tw_config_free(c.tables, 2);
+        tw_config_free(c.tables, 3);
     return rc;
 }

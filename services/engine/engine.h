@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "db.h"
 #include "engine_ops.h"
+#include "policy.h"
 #include "ref.h"
 #include "sla.h"
 
@@ -28,7 +29,7 @@
 
 /* The engine's own settings (services/engine/main.c has the table). */
 struct engine_config {
-    int64_t sla_decision_within; /* usec */
+    struct tw_policy_config sla; /* sla.* and calendar.* (policy.h) */
     struct tw_strlist categories;
     int64_t max_subject;
     int64_t max_body;
@@ -42,7 +43,8 @@ struct engine_item {
     struct tw_bus_request *req; /* borrowed from the batch */
     struct tw_intake in;
     tw_time received_at;
-    tw_time due_at;             /* from tw_sla_due_at, when taken */
+    tw_time due_at;             /* from the deadline function, when taken */
+    tw_time warn_at;            /* ... and the warning time */
     int year;                   /* of received_at, in the site's zone */
     struct engine_item *dup_of; /* same key earlier in the batch */
     /* outcome */
@@ -82,6 +84,14 @@ struct engine_batch {
     char ref_prefix[16];
     const struct tw_base_config *base;
     const struct engine_config *cfg;
+    const struct tw_policy *policy; /* SLA settings; stable like cfg */
+    /* the SLA sweep (engine_sla.c), run after the batch's ops */
+    int sweep;            /* asked for by the bus side */
+    json_t *sweep_events; /* [{"topic","data"}] to publish */
+    int sweep_outbox;     /* outbox rows the sweep wrote */
+    int holidays_changed; /* the holidays table differs: rebuild policy */
+    int32_t *holidays;    /* ... to these (owned), nholidays of them */
+    size_t nholidays;
 };
 
 /* The database side: owned by the writer thread once started. */
@@ -95,6 +105,9 @@ struct engine_writer {
     tw_time next_connect; /* monotonic time of the next attempt when down */
     atomic_int db_up;     /* read by the bus side for health checks */
     atomic_ulong cases_created;
+    int32_t *holidays; /* the holidays table as last read (sweeps) */
+    size_t nholidays;
+    int holidays_read; /* read at least once */
     void *zctx;
     void *pipe; /* PAIR to the bus side: batches in, finished batches out */
 };
@@ -117,6 +130,11 @@ int engine_writer_ready(struct engine_writer *w);
  * possible (one when all goes well) and fill each item's outcome. Commits
  * before returning; nothing is replied here (writer thread only). */
 void engine_intake_batch(struct engine_writer *w, struct engine_batch *b);
+
+/* engine_sla_sweep_batch - the batch's SLA round: the holidays table,
+ * recompute when the stored deadlines came from other settings, then
+ * warnings and breaches (writer thread only; engine_sla.c) */
+void engine_sla_sweep_batch(struct engine_writer *w, struct engine_batch *b);
 
 /* engine_ops_run - run the batch's ops, each in a transaction of its own,
  * after its intakes, and fill each op's outcome (writer thread only) */

@@ -27,7 +27,8 @@
  * to a generic plan that does not know the batch's size, and intake ran at
  * half the speed (tests/bench/intake). The small fixed ones are prepared.
  *
- * Each item arrives with its due date already computed by tw_sla_due_at(),
+ * Each item arrives with its due and warning times already computed by the
+ * deadline function (tw_policy_deadlines),
  * the one place SLA rules live (engine_loop.c, when the request is taken).
  */
 #include "engine.h"
@@ -62,7 +63,8 @@ static const char sql_insert[] =
     "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x("
     "    ord int, key text, ref text, channel text, kind text,"
     "    category text, subject text, body text, received_at timestamptz,"
-    "    due_at timestamptz, actor text, number text, email text,"
+    "    due_at timestamptz, warn_at timestamptz, actor text, number text, "
+    "email text,"
     "    phone text, lang text, contact jsonb, msg_from text, msg_id text,"
     "    in_reply_to text, refs text)"
     "), matched AS ("
@@ -81,9 +83,15 @@ static const char sql_insert[] =
     "), c AS ("
     "  INSERT INTO tawasul.cases (ref, intake_key, member_id, verified,"
     "    contact, channel, kind, category, subject, status, created_by,"
-    "    received_at, sla_due_at, updated_at)"
+    "    received_at, sla_due_at, sla_warn_at, first_response_at,"
+    "    first_response_minutes, updated_at)"
     "  SELECT ref, key, member_id, member_id IS NOT NULL, contact, channel,"
-    "    kind, category, subject, 'new', actor, received_at, due_at, $2"
+    "    kind, category, subject, 'new', actor, received_at, due_at, warn_at,"
+    /* a call or visit logged by staff is itself the first response */
+    "    CASE WHEN actor IS NOT NULL AND channel IN ('phone', 'walk_in')"
+    "      THEN received_at END,"
+    "    CASE WHEN actor IS NOT NULL AND channel IN ('phone', 'walk_in')"
+    "      THEN 0 END, $2"
     "  FROM matched ORDER BY ord"
     "  ON CONFLICT (intake_key) DO NOTHING"
     "  RETURNING id, intake_key, ref, member_id"
@@ -293,7 +301,7 @@ static int reserve_refs(struct engine_writer *w, const struct engine_batch *b,
 static json_t *item_json(size_t ord, const struct engine_item *it)
 {
     const struct tw_intake *in = &it->in;
-    char rec[TW_TIME_ISO_MAX], due[TW_TIME_ISO_MAX];
+    char rec[TW_TIME_ISO_MAX], due[TW_TIME_ISO_MAX], warn[TW_TIME_ISO_MAX];
     json_t *contact = json_object();
     if (in->member_number)
         json_object_set_new(contact, "number", json_string(in->member_number));
@@ -305,7 +313,7 @@ static json_t *item_json(size_t ord, const struct engine_item *it)
         json_object_set_new(contact, "phone", json_string(in->member_phone));
     if (in->member_lang)
         json_object_set_new(contact, "lang", json_string(in->member_lang));
-    return json_pack(
+    json_t *j = json_pack(
         "{s:I, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s?, s:s?,"
         " s:s?, s:s?, s:s?, s:o, s:s?, s:s?, s:s?, s:s?}",
         "ord", (json_int_t)ord, "key", in->key, "ref", it->ref, "channel",
@@ -317,6 +325,10 @@ static json_t *item_json(size_t ord, const struct engine_item *it)
         "lang", in->member_lang, "contact", contact, "msg_from", in->msg_from,
         "msg_id", in->msg_id, "in_reply_to", in->msg_in_reply_to, "refs",
         in->msg_references);
+    if (it->warn_at != TW_TIME_NEVER && it->warn_at > 0)
+        json_object_set_new(j, "warn_at",
+                            json_string(tw_db_time_param(it->warn_at, warn)));
+    return j;
 }
 
 /* store_attachments - step 4: the attachments of IT's message MSG_ID */

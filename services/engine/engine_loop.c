@@ -18,6 +18,13 @@
  * stops the loop from reading the socket, which pushes back on the clients
  * through ZeroMQ's queues.
  *
+ * The SLA sweep rides the same pipe: every sla.sweep_every the next batch
+ * (an empty one if nothing is collecting) carries a sweep flag, and the
+ * writer runs one bounded round (sla.sweep_limit cases) after the batch's
+ * intakes and ops (engine_sla.c). So the sweep needs no thread, connection
+ * or lock of its own here, never runs while a config reload swaps the
+ * settings it reads, and holds intake up for one round at most.
+ *
  * SIGTERM: stop taking requests, let the writer finish the batch it has,
  * write what was collected, answer whatever is already waiting in the
  * socket, then stop the writer and leave. SIGHUP reloads the config,
@@ -51,8 +58,31 @@ struct engine {
     struct engine_batch *writing; /* with the writer, or NULL */
     struct engine_batch *spare;   /* recycled */
     unsigned long long batches;
-    int reload_pending; /* SIGHUP came while the writer held a batch */
+    int reload_pending;       /* SIGHUP came while the writer held a batch */
+    struct tw_policy *policy; /* SLA settings (config + holidays table) */
+    int32_t *holidays;        /* the holidays table, as the writer read it */
+    size_t nholidays;
+    tw_time next_sweep; /* monotonic */
 };
+
+/* build_policy - the SLA settings from the config and the holidays table;
+ * keeps the old ones (and says why) when the new ones are bad */
+static int build_policy(struct engine *e)
+{
+    struct tw_policy *p = NULL;
+    char err[512];
+    if (tw_policy_build(&e->cfg->sla, e->base->site_timezone, e->holidays,
+                        e->nholidays, &p, err, sizeof err) != TW_OK) {
+        tw_error("SLA settings: %s%s", err,
+                 e->policy ? "; keeping the old ones" : "");
+        return TW_PERMFAIL;
+    }
+    tw_policy_destroy(&e->policy);
+    e->policy = p;
+    tw_info("SLA settings: %s (fingerprint %.12s)", tw_policy_summary(p),
+            tw_policy_fingerprint(p));
+    return TW_OK;
+}
 
 /* batch_new - an empty batch with room for the largest batch_max */
 static struct engine_batch *batch_new(void)
@@ -76,6 +106,14 @@ static void batch_reset(struct engine_batch *b)
     }
     for (size_t i = 0; i < b->nreq; i++)
         tw_bus_request_destroy(&b->reqs[i]);
+    json_decref(b->sweep_events);
+    b->sweep_events = NULL;
+    b->sweep = 0;
+    b->sweep_outbox = 0;
+    free(b->holidays);
+    b->holidays = NULL;
+    b->nholidays = 0;
+    b->holidays_changed = 0;
     memset(b->items, 0, b->n * sizeof *b->items);
     memset(b->ops, 0, b->nops * sizeof *b->ops);
     b->n = 0;
@@ -233,10 +271,8 @@ static int take_intake(struct engine *e, struct tw_bus_request *req,
         tw_intake_clear(&it->in);
         return 0;
     }
-    struct tw_sla_policy policy;
-    tw_sla_policy_default(&policy);
-    policy.decision_within = e->cfg->sla_decision_within;
-    it->due_at = tw_sla_due_at(&policy, it->received_at);
+    tw_policy_deadlines(e->policy, it->in.category, it->received_at, NULL, 0,
+                        &it->due_at, &it->warn_at);
     it->year = tw_time_local_year(it->received_at);
     it->req = req;
     b->n++;
@@ -294,13 +330,18 @@ static size_t collect_waiting(struct engine *e)
 /* dispatch - hand the collected batch to the writer if it is idle */
 static void dispatch(struct engine *e)
 {
-    if (e->writing || batch_size(e->collect) == 0)
+    if (!e->writing && tw_clock_mono() >= e->next_sweep) {
+        e->collect->sweep = 1;
+        e->next_sweep = tw_clock_mono() + tw_policy_sweep_every(e->policy);
+    }
+    if (e->writing || (batch_size(e->collect) == 0 && !e->collect->sweep))
         return;
     struct engine_batch *b = e->collect;
     snprintf(b->ref_prefix, sizeof b->ref_prefix, "%s",
              e->base->site_ref_prefix);
     b->base = e->base;
     b->cfg = e->cfg;
+    b->policy = e->policy;
     if (zmq_send(e->pipe, &b, sizeof b, 0) != (int)sizeof b) {
         tw_error("cannot hand a batch to the writer: %s", zmq_strerror(errno));
         return;
@@ -321,6 +362,17 @@ static void finish(struct engine *e)
     /* Keep the database busy: the next batch goes before the replies. A
      * reload waits for this moment, when the writer holds no config. */
     e->writing = NULL;
+    if (b->holidays_changed) {
+        /* The holidays table changed: new settings (the next sweep then
+         * finds the fingerprint changed and recomputes open cases). */
+        free(e->holidays);
+        e->holidays = b->holidays;
+        e->nholidays = b->nholidays;
+        b->holidays = NULL;
+        b->nholidays = 0;
+        if (build_policy(e) == TW_OK)
+            e->next_sweep = 0;
+    }
     if (e->reload_pending)
         reload(e);
     dispatch(e);
@@ -334,6 +386,14 @@ static void finish(struct engine *e)
         if (b->ops[i].err == TW_E_NONE)
             created += b->ops[i].outbox_rows;
     }
+    size_t i;
+    json_t *ev;
+    json_array_foreach(b->sweep_events, i, ev)
+    {
+        tw_bus_publish(e->bus, json_string_value(json_object_get(ev, "topic")),
+                       json_object_get(ev, "data"));
+    }
+    created += b->sweep_outbox;
     if (created) {
         /* New rows wait in the outbox. */
         json_t *hint = json_pack("{s:i}", "rows", created);
@@ -382,6 +442,8 @@ static void reload(struct engine *e)
         return;
     e->base = tw_daemon_base(e->daemon);
     e->cfg = tw_daemon_config(e->daemon);
+    if (build_policy(e) == TW_OK)
+        e->next_sweep = 0; /* settings may differ: check them now */
     if (!tw_ref_prefix_valid(e->base->site_ref_prefix))
         tw_error("site.ref_prefix \"%s\" must be 1 to 8 capital letters; "
                  "restart with a valid one",
@@ -406,6 +468,8 @@ int engine_run(struct tw_daemon *d)
                  e.base->site_ref_prefix);
         return EX_CONFIG;
     }
+    if (build_policy(&e) != TW_OK)
+        return EX_CONFIG;
 
     zctx = zmq_ctx_new();
     e.pipe = zmq_socket(zctx, ZMQ_PAIR);
@@ -443,7 +507,12 @@ int engine_run(struct tw_daemon *d)
             {NULL, tw_daemon_signal_fd(d), ZMQ_POLLIN, 0},
             {tw_bus_server_socket(e.bus), 0, ZMQ_POLLIN, 0},
         };
-        if (zmq_poll(pi, room ? 3 : 2, -1) < 0 && errno != EINTR) {
+        long wait = -1;
+        if (!e.writing) {
+            int64_t until = e.next_sweep - tw_clock_mono();
+            wait = until > 0 ? (long)(until / TW_MSEC) + 1 : 0;
+        }
+        if (zmq_poll(pi, room ? 3 : 2, wait) < 0 && errno != EINTR) {
             tw_error("zmq_poll: %s", zmq_strerror(errno));
             rc = EX_SOFTWARE;
             break;
@@ -481,5 +550,7 @@ out:
         zmq_close(e.pipe);
     if (zctx)
         zmq_ctx_term(zctx);
+    tw_policy_destroy(&e.policy);
+    free(e.holidays);
     return rc;
 }

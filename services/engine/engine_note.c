@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "lifecycle.h"
 
 #define NOTE_MAX (64 * 1024) /* bytes of one note */
 
@@ -41,8 +42,12 @@ int engine_op_note(struct engine_op_ctx *c)
         return engine_op_fail(c, TW_E_TOO_LARGE, "text: longer than %d bytes",
                               NOTE_MAX);
 
+    struct engine_staff who;
+    int st = engine_op_staff(c, TW_ROLE_ALL, &who); /* any active staff */
+    if (st != TW_OK)
+        return st;
     struct engine_case k;
-    int st = engine_op_lock_case(c, ref, &k);
+    st = engine_op_lock_case(c, ref, &k);
     if (st != TW_OK)
         return st;
     char id[24], at[TW_TIME_ISO_MAX];

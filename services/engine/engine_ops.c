@@ -16,6 +16,12 @@
 /* Every op the engine serves besides intake and ping. */
 static const struct engine_op ops[] = {
     {"note", engine_op_note, 1},
+    {"transition", engine_op_transition, 1},
+    {"assign", engine_op_assign, 1},
+    {"attest", engine_op_attest, 1},
+    {"decide", engine_op_decide, 1},
+    {"sla_sweep", engine_op_sla_sweep, 1},
+    {"sla_recompute", engine_op_sla_recompute, 1},
     {NULL, NULL, 0},
 };
 
@@ -188,6 +194,7 @@ static void run_one(struct engine_writer *w, const struct engine_batch *b,
         .now = it->now,
         .reply = json_object(),
         .events = json_array(),
+        .policy = b->policy,
     };
     json_t *actor = json_object_get(it->cmd, "actor");
     c.actor = json_is_string(actor) ? json_string_value(actor) : NULL;

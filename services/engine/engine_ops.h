@@ -55,6 +55,7 @@ struct engine_op_ctx {
     json_t *events;    /* [{"topic":..., "data":{...}}], after COMMIT */
     int outbox_rows;   /* outbox rows written: outbox.ready is published */
     long long case_id; /* the case the op acted on, 0 if none (op_keys) */
+    const struct tw_policy *policy; /* SLA settings and calendar */
     enum tw_errcode code;
     char msg[TW_MSG_MAX];
 };
@@ -104,7 +105,28 @@ struct engine_case {
 int engine_op_lock_case(struct engine_op_ctx *c, const char *ref,
                         struct engine_case *out);
 
+/* A staff member as ops see them. */
+struct engine_staff {
+    long long id;
+    char username[40];
+    unsigned role; /* TW_ROLE_* bit (lifecycle.h) */
+};
+
+/* engine_op_staff - the acting staff member (c->actor), active, into OUT;
+ * refuses the op (forbidden) if unknown, inactive or none of ROLES
+ * (managers and admins always pass) */
+int engine_op_staff(struct engine_op_ctx *c, unsigned roles,
+                    struct engine_staff *out);
+
 /* The handlers, one file each. */
 int engine_op_note(struct engine_op_ctx *c); /* engine_note.c */
+/* engine_lifecycle.c: the status machine's ops */
+int engine_op_transition(struct engine_op_ctx *c);
+int engine_op_assign(struct engine_op_ctx *c);
+int engine_op_attest(struct engine_op_ctx *c);
+int engine_op_decide(struct engine_op_ctx *c);
+/* engine_sla.c: the sweeper and recompute by hand */
+int engine_op_sla_sweep(struct engine_op_ctx *c);
+int engine_op_sla_recompute(struct engine_op_ctx *c);
 
 #endif

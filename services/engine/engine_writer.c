@@ -121,6 +121,8 @@ static void *writer_main(void *arg)
                 engine_intake_batch(w, b);
             if (b->nops)
                 engine_ops_run(w, b);
+            if (b->sweep)
+                engine_sla_sweep_batch(w, b);
         } else
             refuse_batch(b);
         if (zmq_send(w->pipe, &b, sizeof b, 0) != (int)sizeof b)
@@ -170,4 +172,6 @@ void engine_writer_stop(struct engine_writer *w, void *bus_pipe)
     zmq_close(w->pipe);
     w->pipe = NULL;
     tw_db_destroy(&w->db);
+    free(w->holidays);
+    w->holidays = NULL;
 }

@@ -20,9 +20,6 @@ static struct engine_config config;
     }
 
 static const struct tw_cfg_key engine_keys[] = {
-    K("sla.decision_within", TW_CFG_DURATION, sla_decision_within, "14d",
-      3600 * INT64_C(1000000), 365 * 86400 * INT64_C(1000000),
-      "time from receipt to the committee's decision"),
     K("cases.categories", TW_CFG_STRLIST, categories, NULL, 0, 0,
       "allowed categories; empty: any"),
     K("cases.max_subject", TW_CFG_INT, max_subject, "500", 20, 4000,
@@ -48,6 +45,8 @@ int main(int argc, char **argv)
         .config = &config,
         .config_size = sizeof config,
         .run = engine_run,
+        .more_keys = tw_policy_config_keys, /* sla.*, calendar.* */
+        .more_offset = offsetof(struct engine_config, sla),
     };
     return tw_daemon_main(argc, argv, &svc);
 }

@@ -16,6 +16,9 @@ static int setup(void **state)
     struct th *t = tw_calloc(1, sizeof *t);
     th_setup(t, "engine_ops", NULL);
     th_migrate(t);
+    /* ops are staff work: the actor must be an active staff member */
+    th_exec(t, "INSERT INTO tawasul.staff (username, display_name, role)"
+               " VALUES ('huda', 'Huda', 'agent')");
     th_engine_start(t);
     *state = t;
     return 0;

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "config.h"
 #include "error.h"
+#include "policy.h"
 
 #ifndef TW_SOURCE_DIR
 #define TW_SOURCE_DIR "."
@@ -64,7 +65,6 @@ static const struct tw_cfg_key svc_keys[] = {
 
 /* The keys of the sample file's sla, cases, engine and cli sections. */
 struct sample_config {
-    int64_t decision_within;
     struct tw_strlist categories;
     int64_t max_subject;
     int64_t max_body;
@@ -78,8 +78,6 @@ struct sample_config {
 #define SAMPLE(f) offsetof(struct sample_config, f)
 
 static const struct tw_cfg_key sample_keys[] = {
-    {"sla.decision_within", TW_CFG_DURATION, SAMPLE(decision_within), "14d",
-     TW_HOUR, 365 * TW_DAY, NULL, NULL, ""},
     {"cases.categories", TW_CFG_STRLIST, SAMPLE(categories), NULL, 0, 64, NULL,
      NULL, ""},
     {"cases.max_subject", TW_CFG_INT, SAMPLE(max_subject), "500", 1, 10000,
@@ -550,19 +548,22 @@ static void test_sample_config_loads(void **state)
     struct fx *f = *state;
     struct sample_config s = {0};
     struct tw_base_config b = {0};
+    struct tw_policy_config p = {0};
     const struct tw_cfg_table tables[] = {{tw_base_config_keys, &b},
-                                          {sample_keys, &s}};
+                                          {sample_keys, &s},
+                                          {tw_policy_config_keys, &p}};
     const char *src = getenv("TW_SOURCE");
     char path[1024];
     snprintf(path, sizeof path, "%s/config/tawasul.yaml",
              src && *src ? src : TW_SOURCE_DIR);
 
     unsetenv("TAWASUL_ACTOR");
-    int rc = tw_config_load(path, tables, 2, &f->errors);
+    int rc = tw_config_load(path, tables, 3, &f->errors);
     if (rc != TW_OK)
         fail_msg("%s", f->errors ? f->errors : "?");
     assert_base_defaults(&b);
-    assert_true(s.decision_within == 14 * TW_DAY);
+    assert_string_equal(p.decision_within, "14d");
+    assert_non_null(tw_cfg_map_get(&p.categories, "support"));
     assert_int_equal(s.categories.n, 6);
     assert_string_equal(s.categories.v[0], "membership");
     assert_string_equal(s.categories.v[5], "other");
@@ -573,7 +574,7 @@ static void test_sample_config_loads(void **state)
     assert_true(s.batch_max == 500);
     assert_string_equal(s.actor, "");
     assert_true(s.timeout == 30 * TW_SEC);
-    tw_config_free(tables, 2);
+    tw_config_free(tables, 3);
 
     /* and the shared part alone: the other sections are skipped */
     assert_int_equal(tw_config_load(path, tables, 1, &f->errors), TW_OK);
