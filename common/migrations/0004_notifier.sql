@@ -8,6 +8,9 @@
 SET LOCAL search_path = tawasul;
 
 ALTER TABLE outbox ADD COLUMN claimed_until timestamptz;
+-- Set by `tawasul outbox retry`: the give-up clock (notifier.give_up)
+-- starts again from here instead of created_at.
+ALTER TABLE outbox ADD COLUMN retried_at timestamptz;
 CREATE INDEX outbox_sending_idx ON outbox (claimed_until) WHERE status = 'sending';
 CREATE INDEX outbox_status_idx ON outbox (status, id);
 

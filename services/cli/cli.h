@@ -148,6 +148,14 @@ int cli_case_show(struct cli *c, const struct cli_verb *v, int argc,
 int cli_case_list(struct cli *c, const struct cli_verb *v, int argc,
                   char **argv);
 
+/* --- cli_outbox.c ------------------------------------------------------- */
+int cli_outbox_list(struct cli *c, const struct cli_verb *v, int argc,
+                    char **argv);
+int cli_outbox_show(struct cli *c, const struct cli_verb *v, int argc,
+                    char **argv);
+int cli_outbox_retry(struct cli *c, const struct cli_verb *v, int argc,
+                     char **argv);
+
 /* --- cli_csv.c: an RFC 4180 record reader -------------------------------- */
 
 struct cli_csv;
