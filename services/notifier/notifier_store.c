@@ -101,10 +101,11 @@ static const char sql_event[] =
 static const char sql_alert[] =
     "INSERT INTO tawasul.outbox (case_id, event, recipient, lang, template,"
     "  params, created_at, next_attempt_at)"
-    " SELECT $1, 'mail.failed', s.email, $3, 'delivery_failed',"
-    "  jsonb_build_object('ref', $4::jsonb->>'ref', 'subject',"
-    "    $4::jsonb->>'subject', 'name', s.display_name, 'recipient', $5,"
-    "    'error', $6, 'failed_template', $7), $2, $2"
+    " SELECT $1::bigint, 'mail.failed', s.email, $3::text,"
+    "  'delivery_failed', jsonb_build_object('ref', $4::jsonb->>'ref',"
+    "    'subject', $4::jsonb->>'subject', 'name', s.display_name,"
+    "    'recipient', $5::text, 'error', $6::text, 'failed_template',"
+    "    $7::text), $2::timestamptz, $2::timestamptz"
     " FROM tawasul.staff s WHERE s.active AND s.role IN ('manager', 'admin')"
     "  AND s.email IS NOT NULL ORDER BY s.id";
 
