@@ -437,10 +437,15 @@ void tw_templates_destroy(struct tw_templates **tp)
 
 /* tw_templates_values - PARAMS plus site_name and the signed links */
 json_t *tw_templates_values(const struct tw_base_config *base,
+                            const char *site_name_ar, const char *lang,
                             const json_t *params)
 {
     json_t *v = json_is_object(params) ? json_deep_copy(params) : json_object();
-    json_object_set_new(v, "site_name", json_string(base->site_name));
+    int ar = !lang || strcmp(lang, "en") != 0;
+    json_object_set_new(v, "site_name",
+                        json_string(ar && site_name_ar && *site_name_ar
+                                        ? site_name_ar
+                                        : base->site_name));
     const char *ref = json_string_value(json_object_get(v, "ref"));
     if (ref && base->site_secret && *base->site_secret &&
         base->site_portal_url && *base->site_portal_url) {
@@ -579,8 +584,9 @@ render_error(struct render *r, const char *fmt, ...)
     r->failed = 1;
 }
 
-/* put - append N bytes of S, escaped for HTML when rendering HTML; a line
- * break becomes <br>, an empty line a new paragraph */
+/* put - append N bytes of S, escaped for HTML when rendering HTML (line
+ * breaks become markup once the whole body is there: paragraphs span
+ * nodes) */
 static void put(struct render *r, const char *s, size_t n, int markup)
 {
     int st = TW_OK;
@@ -605,15 +611,6 @@ static void put(struct render *r, const char *s, size_t n, int markup)
             break;
         case '\'':
             st = tw_buf_add(&r->out, "&#39;", 5);
-            break;
-        case '\n':
-            if (i + 1 < n && s[i + 1] == '\n') {
-                while (i + 1 < n && s[i + 1] == '\n')
-                    i++;
-                st = tw_buf_add(&r->out, "</p>\n<p>", 8);
-            } else {
-                st = tw_buf_add(&r->out, "<br>\n", 5);
-            }
             break;
         default:
             st = tw_buf_add(&r->out, &c, 1);
@@ -756,6 +753,26 @@ static char *render_to(struct render *r, const struct node *nodes, int html)
     return tw_buf_take(&r->out, NULL);
 }
 
+/* paragraphs - escaped HTML text with its line breaks as markup: an empty
+ * line starts a paragraph, a single break is <br>; new string */
+static char *paragraphs(const char *s)
+{
+    struct tw_buf b;
+    tw_buf_init(&b, 0);
+    int st = TW_OK;
+    for (const char *p = s; *p && st == TW_OK; p++) {
+        if (*p != '\n') {
+            st = tw_buf_add(&b, p, 1);
+            continue;
+        }
+        size_t nl = strspn(p, "\n");
+        st = nl > 1 ? tw_buf_add(&b, "</p>\n<p>", 8)
+                    : tw_buf_add(&b, "<br>\n", 5);
+        p += nl - 1;
+    }
+    return tw_buf_take(&b, NULL);
+}
+
 /* trim_end - drop trailing blank lines and spaces from S */
 static void trim_end(char *s)
 {
@@ -795,6 +812,9 @@ int tw_templates_render(const struct tw_templates *t, const char *name,
     }
     trim_end(out->text);
     trim_end(inner);
+    char *marked = paragraphs(inner);
+    free(inner);
+    inner = marked;
     struct tw_buf h;
     tw_buf_init(&h, 0);
     r.html = 1;

@@ -140,7 +140,8 @@ static void prepare(struct notifier *n, struct mail *m, tw_time now)
         snprintf(m->error, sizeof m->error, "no email address");
         return;
     }
-    json_t *values = tw_templates_values(base, m->params);
+    json_t *values =
+        tw_templates_values(base, n->cfg->site_name_ar, m->lang, m->params);
     char err[TW_TEMPLATE_ERR_MAX];
     int st =
         tw_templates_render(n->templates, m->tmpl, m->lang, values, &m->r, err);

@@ -120,6 +120,17 @@ static char *references(const struct mail *m)
     return tw_buf_take(&b, NULL);
 }
 
+/* add_mailbox - NAME <ADDR> to MSG's TYPE list, the name encoded as UTF-8
+ * (GMime would otherwise pick a legacy charset such as ISO-8859-6) */
+static void add_mailbox(GMimeMessage *msg, GMimeAddressType type,
+                        const char *name, const char *addr)
+{
+    InternetAddress *ia = internet_address_mailbox_new(name, addr);
+    internet_address_set_charset(ia, "utf-8");
+    internet_address_list_add(g_mime_message_get_addresses(msg, type), ia);
+    g_object_unref(ia);
+}
+
 /* mime_build - M's rendered message as MIME text into M->wire */
 int mime_build(const struct notifier_config *cfg,
                const struct tw_base_config *base, struct mail *m, tw_time now)
@@ -128,15 +139,16 @@ int mime_build(const struct notifier_config *cfg,
     GMimeMessage *msg = g_mime_message_new(TRUE);
     GMimeObject *obj = GMIME_OBJECT(msg);
 
-    const char *from_name = *cfg->from_name ? cfg->from_name : base->site_name;
-    g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, from_name,
-                               cfg->smtp_from);
+    const char *from_name = *cfg->from_name            ? cfg->from_name
+                            : ar && *cfg->site_name_ar ? cfg->site_name_ar
+                                                       : base->site_name;
+    add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, from_name, cfg->smtp_from);
     const char *to_name = json_string_value(json_object_get(m->params, "name"));
-    g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_TO,
-                               to_name ? to_name : "", m->recipient);
+    add_mailbox(msg, GMIME_ADDRESS_TYPE_TO, to_name ? to_name : "",
+                m->recipient);
     if (*cfg->smtp_reply_to)
-        g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_REPLY_TO, from_name,
-                                   cfg->smtp_reply_to);
+        add_mailbox(msg, GMIME_ADDRESS_TYPE_REPLY_TO, from_name,
+                    cfg->smtp_reply_to);
     /* "[REF]" is in every case's subject, whatever the template says. */
     char *subject = NULL;
     if (m->ref && !strstr(m->r.subject, m->ref))

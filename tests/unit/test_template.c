@@ -70,7 +70,7 @@ static void arabic_acknowledgement_reads_for_the_member(void **state)
     struct tw_templates *t = load_shipped();
     struct tw_base_config b = base();
     json_t *params = ack_params();
-    json_t *v = tw_templates_values(&b, params);
+    json_t *v = tw_templates_values(&b, NULL, "ar", params);
     struct tw_rendered r;
     char err[TW_TEMPLATE_ERR_MAX];
     assert_int_equal(
@@ -111,7 +111,7 @@ static void html_is_escaped_and_lists_are_bulleted(void **state)
     json_t *p = json_pack("{s:s, s:s, s:n, s:[s, s]}", "ref", "AW-2026-000001",
                           "subject", "<script>x</script> & co", "name",
                           "missing", "صورة الهوية", "كشف حساب");
-    json_t *v = tw_templates_values(&b, p);
+    json_t *v = tw_templates_values(&b, NULL, "ar", p);
     struct tw_rendered r;
     char err[TW_TEMPLATE_ERR_MAX];
     assert_int_equal(tw_templates_render(t, "info_requested", "ar", v, &r, err),
@@ -134,7 +134,7 @@ static void missing_value_is_an_error_not_a_blank(void **state)
     /* rejected needs its reason */
     json_t *p = json_pack("{s:s, s:s, s:s}", "ref", "AW-2026-000001", "subject",
                           "x", "decided_at", "2026-12-01T09:00:00+03:00");
-    json_t *v = tw_templates_values(&b, p);
+    json_t *v = tw_templates_values(&b, NULL, "ar", p);
     struct tw_rendered r;
     char err[TW_TEMPLATE_ERR_MAX];
     assert_int_equal(tw_templates_render(t, "rejected", "ar", v, &r, err),
