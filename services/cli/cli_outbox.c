@@ -111,7 +111,10 @@ static void print_table(const PGresult *r)
             when,
             PQgetisnull(r, i, 10) ? "" : PQgetvalue(r, i, 10)};
         for (int k = 0; k < NCOL; k++) {
-            cli_print_cell(stdout, cells[k], k < NCOL - 1 ? width[k] : 60);
+            size_t w = k < NCOL - 1                    ? width[k]
+                       : cli_utf8_chars(cells[k]) > 60 ? 60
+                                                       : 0;
+            cli_print_cell(stdout, cells[k], w);
             fputs(k < NCOL - 1 ? "  " : "\n", stdout);
         }
     }

@@ -1,6 +1,6 @@
 /*
  * test_notifier - tawasul-notifier against a real PostgreSQL, the real
- * engine and a real SMTP server (tests/integration/smtp-sink, aiosmtpd).
+ * engine and a real SMTP server (deploy/local/smtp-sink, aiosmtpd).
  * What arrived is read back by Python's email package with the default
  * policy (tests/integration/mail-inspect), a parser independent of GMime.
  *
@@ -102,7 +102,7 @@ static void stop(pid_t *pid, int sig)
 static void sink_start(struct nt *n, const char *reject, int delay_ms)
 {
     char script[400], port[16], delay[16];
-    snprintf(script, sizeof script, "%s/tests/integration/smtp-sink",
+    snprintf(script, sizeof script, "%s/deploy/local/smtp-sink",
              getenv("TW_SOURCE"));
     snprintf(port, sizeof port, "%d", n->port);
     snprintf(delay, sizeof delay, "%d", delay_ms);
