@@ -20,7 +20,7 @@ static struct notifier_config config;
     }
 
 static const struct tw_cfg_key notifier_keys[] = {
-    K("notifier.batch_max", TW_CFG_INT, batch_max, "200", 1, 5000, NULL, NULL,
+    K("notifier.batch_max", TW_CFG_INT, batch_max, "100", 1, 5000, NULL, NULL,
       "rows claimed and sent over one SMTP session at most"),
     K("notifier.poll_interval", TW_CFG_DURATION, poll_interval, "30s",
       100 * TW_MSEC, TW_HOUR, NULL, NULL,

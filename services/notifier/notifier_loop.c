@@ -153,6 +153,9 @@ static void prepare(struct notifier *n, struct mail *m, tw_time now)
     }
     if (mime_build(n->cfg, base, m, now) != TW_OK)
         m->outcome = MAIL_PERMFAIL;
+    /* the HTML lives on in the wire text; the batch holds enough */
+    free(m->r.html);
+    m->r.html = NULL;
 }
 
 /* log_outcome - one line per row */
