@@ -621,7 +621,7 @@ static void put(struct render *r, const char *s, size_t n, int markup)
                      RENDER_MAX);
 }
 
-/* puts_ - put a NUL-terminated string */
+/* put_str - put a NUL-terminated string */
 static void put_str(struct render *r, const char *s, int markup)
 {
     put(r, s, strlen(s), markup);
@@ -643,6 +643,8 @@ static void put_scalar(struct render *r, const char *var, const json_t *val)
 
     if (json_is_string(val)) {
         s = json_string_value(val);
+        if (!s)
+            s = "";
         if (ends_with(var, "_at")) {
             tw_time t;
             if (tw_time_parse(s, &t) != TW_OK) {
@@ -806,7 +808,8 @@ int tw_templates_render(const struct tw_templates *t, const char *name,
         out->text = render_to(&r, tp->body, 0);
     }
     char *inner = out->text ? render_to(&r, tp->body, 1) : NULL;
-    if (!inner) {
+    if (!inner || !out->subject || !out->text) {
+        free(inner);
         tw_rendered_free(out);
         return TW_PERMFAIL;
     }

@@ -40,8 +40,9 @@ static json_t *col(const PGresult *r, int i, int c)
 /* col_t - column C (epoch usec) as an ISO time or null; new reference */
 static json_t *col_t(const PGresult *r, int i, int c)
 {
-    return PQgetisnull(r, i, c) ? json_null()
-                                : cli_json_time(atoll(PQgetvalue(r, i, c)));
+    return PQgetisnull(r, i, c)
+               ? json_null()
+               : cli_json_time(strtoll(PQgetvalue(r, i, c), NULL, 10));
 }
 
 /* parse_id - ID as a positive number into *OUT; 0 or a usage error */
@@ -98,9 +99,10 @@ static void print_table(const PGresult *r)
         const char *status = PQgetvalue(r, i, 1);
         /* WHEN: sent_at for sent rows, else the next attempt */
         int tc = strcmp(status, "sent") == 0 ? 9 : 8;
-        const char *when = PQgetisnull(r, i, tc)
-                               ? "-"
-                               : cli_time_human(atoll(PQgetvalue(r, i, tc)), t);
+        const char *when =
+            PQgetisnull(r, i, tc)
+                ? "-"
+                : cli_time_human(strtoll(PQgetvalue(r, i, tc), NULL, 10), t);
         const char *cells[NCOL] = {
             PQgetvalue(r, i, 0),
             status,
@@ -191,16 +193,17 @@ int cli_outbox_list(struct cli *c, const struct cli_verb *v, int argc,
         for (int i = 0; i < PQntuples(r); i++)
             json_array_append_new(
                 list,
-                json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, "
-                          "s:o, s:o, s:o}",
-                          "id", (json_int_t)atoll(PQgetvalue(r, i, 0)),
-                          "status", col(r, i, 1), "template", col(r, i, 2),
-                          "lang", col(r, i, 3), "case", col(r, i, 4),
-                          "recipient", col(r, i, 5), "event", col(r, i, 12),
-                          "attempts", atoi(PQgetvalue(r, i, 6)), "created_at",
-                          col_t(r, i, 7), "next_attempt_at", col_t(r, i, 8),
-                          "sent_at", col_t(r, i, 9), "last_error",
-                          col(r, i, 10), "message_id", col(r, i, 11)));
+                json_pack(
+                    "{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, "
+                    "s:o, s:o, s:o}",
+                    "id", (json_int_t)strtoll(PQgetvalue(r, i, 0), NULL, 10),
+                    "status", col(r, i, 1), "template", col(r, i, 2), "lang",
+                    col(r, i, 3), "case", col(r, i, 4), "recipient",
+                    col(r, i, 5), "event", col(r, i, 12), "attempts",
+                    (int)strtol(PQgetvalue(r, i, 6), NULL, 10), "created_at",
+                    col_t(r, i, 7), "next_attempt_at", col_t(r, i, 8),
+                    "sent_at", col_t(r, i, 9), "last_error", col(r, i, 10),
+                    "message_id", col(r, i, 11)));
         rc = cli_print_json(list);
         json_decref(list);
     } else if (PQntuples(r) == 0) {
@@ -338,10 +341,10 @@ int cli_outbox_show(struct cli *c, const struct cli_verb *v, int argc,
     printf("Status:     %s after %s attempt(s)\n", status, PQgetvalue(r, 0, 5));
     if (!PQgetisnull(r, 0, 7))
         printf("Sent:       %s\n",
-               cli_time_human(atoll(PQgetvalue(r, 0, 7)), t));
+               cli_time_human(strtoll(PQgetvalue(r, 0, 7), NULL, 10), t));
     else if (strcmp(status, "pending") == 0)
         printf("Next try:   %s\n",
-               cli_time_human(atoll(PQgetvalue(r, 0, 8)), t));
+               cli_time_human(strtoll(PQgetvalue(r, 0, 8), NULL, 10), t));
     if (!PQgetisnull(r, 0, 6))
         printf("Message-ID: <%s>\n", PQgetvalue(r, 0, 6));
     if (!PQgetisnull(r, 0, 9))
@@ -413,7 +416,7 @@ int cli_outbox_retry(struct cli *c, const struct cli_verb *v, int argc,
         rc = cli_db_failed(db, st, "queueing the email again");
     } else if (PQgetisnull(r, 0, 1)) {
         rc = cli_fail(EX_DATAERR, "no outbox row %lld", id);
-    } else if (atoi(PQgetvalue(r, 0, 0)) == 0) {
+    } else if (strtol(PQgetvalue(r, 0, 0), NULL, 10) == 0) {
         rc = cli_fail(EX_DATAERR,
                       "outbox row %lld is %s: only a failed or waiting email "
                       "can be retried",

@@ -120,8 +120,8 @@ static json_t *compose(const PGresult *r, long open, int ar, tw_time now)
     for (int i = 0; i < PQntuples(r); i++) {
         const char *name = PQgetvalue(r, i, 3);
         int is_b = PQgetvalue(r, i, 4)[0] == 't';
-        tw_date_human(atoll(PQgetvalue(r, i, 2)), ar ? "ar" : "en", date,
-                      sizeof date);
+        tw_date_human(strtoll(PQgetvalue(r, i, 2), NULL, 10), ar ? "ar" : "en",
+                      date, sizeof date);
         const char *who = *name ? name : ar ? "غير مسندة" : "unassigned";
         if ((is_b ? nb : nr) < DIGEST_CASES_MAX) {
             char *line = tw_asprintf(
@@ -186,7 +186,7 @@ int digest_queue(struct tw_db *db, const struct notifier_config *cfg,
     }
     if (!(r = tw_db_query(db, &st, sql_open, 0, NULL)))
         goto fail;
-    long open = atol(PQgetvalue(r, 0, 0));
+    long open = strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     const char *pc[] = {tnow};
     if (!(r = tw_db_query(db, &st, sql_cases, 1, pc)))

@@ -65,17 +65,20 @@ int notifier_settings_parse(const struct notifier_config *cfg, const char *path,
     s->nretry = cfg->retry.n;
     s->digest_minute = -1;
     if (*cfg->digest_at) {
-        unsigned h, m;
-        char extra;
-        if (sscanf(cfg->digest_at, "%2u:%2u%c", &h, &m, &extra) != 2 ||
-            h > 23 || m > 59) {
+        const char *t = cfg->digest_at;
+        int ok = strlen(t) == 5 && t[2] == ':';
+        for (int i = 0; ok && i < 5; i++)
+            ok = i == 2 || (t[i] >= '0' && t[i] <= '9');
+        int h = ok ? (t[0] - '0') * 10 + (t[1] - '0') : 0;
+        int m = ok ? (t[3] - '0') * 10 + (t[4] - '0') : 0;
+        if (!ok || h > 23 || m > 59) {
             fprintf(stderr,
                     "%s: \"notifier.digest_at\" must be a local time HH:MM, "
                     "got \"%s\"\n",
                     file, cfg->digest_at);
             return TW_PERMFAIL;
         }
-        s->digest_minute = (int)(h * 60 + m);
+        s->digest_minute = h * 60 + m;
     }
     return TW_OK;
 }

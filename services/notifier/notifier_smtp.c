@@ -86,7 +86,7 @@ static void on_event(smtp_session_t session, int event, void *arg, ...)
         return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
+        int fd = (int)strtol(e->d_name, NULL, 10);
         if (fd > 2 && fd != dirfd(d) && peer_port(fd) == port) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -154,7 +154,7 @@ int store_claim(struct tw_db *db, const struct notifier_config *cfg,
     PGresult *r = tw_db_query_prepared(db, &st, sql_reclaim, 1, p1, NULL, NULL);
     if (!r)
         return st;
-    long back = atol(PQcmdTuples(r));
+    long back = strtol(PQcmdTuples(r), NULL, 10);
     PQclear(r);
     if (back > 0)
         tw_warn("outbox: %ld rows left 'sending' past their lease (a "
@@ -168,16 +168,17 @@ int store_claim(struct tw_db *db, const struct notifier_config *cfg,
     int n = PQntuples(r);
     struct mail *m = n ? tw_calloc((size_t)n, sizeof *m) : NULL;
     for (int i = 0; i < n; i++) {
-        m[i].id = atoll(PQgetvalue(r, i, 0));
-        m[i].case_id = PQgetisnull(r, i, 1) ? 0 : atoll(PQgetvalue(r, i, 1));
+        m[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        m[i].case_id =
+            PQgetisnull(r, i, 1) ? 0 : strtoll(PQgetvalue(r, i, 1), NULL, 10);
         m[i].recipient = opt_dup(r, i, 2);
         m[i].lang = tw_strdup(PQgetvalue(r, i, 3));
         m[i].tmpl = tw_strdup(PQgetvalue(r, i, 4));
         m[i].params = json_loads(PQgetvalue(r, i, 5), 0, NULL);
         if (!m[i].params)
             m[i].params = json_object();
-        m[i].attempts = atoi(PQgetvalue(r, i, 6));
-        m[i].created_at = atoll(PQgetvalue(r, i, 7));
+        m[i].attempts = (int)strtol(PQgetvalue(r, i, 6), NULL, 10);
+        m[i].created_at = strtoll(PQgetvalue(r, i, 7), NULL, 10);
         m[i].message_id = tw_strdup(PQgetvalue(r, i, 8));
         m[i].ref = opt_dup(r, i, 9);
         m[i].parent_id = opt_dup(r, i, 10);
@@ -329,7 +330,8 @@ tw_time store_next_due(struct tw_db *db)
         tw_db_query_prepared(db, &st, sql_next_due, 0, NULL, NULL, NULL);
     if (!r)
         return -1;
-    tw_time t = PQgetisnull(r, 0, 0) ? 0 : atoll(PQgetvalue(r, 0, 0));
+    tw_time t =
+        PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return t;
 }
