@@ -149,9 +149,8 @@ static struct nt *nt_new(const char *name, const char *digest_at)
         "  retry: [1s, 1s, 2s]\n  give_up: 1h\n  digest_at: \"%s\"\n"
         "smtp:\n  host: 127.0.0.1\n  port: %d\n  starttls: none\n"
         "  timeout: 10s\n  from: tawasul@coop.example\n"
-        "  reply_to: cases@coop.example\n"
-        "templates:\n  dir: \"%s/config/templates\"\n",
-        BATCH, digest_at, n->port, getenv("TW_SOURCE"));
+        "  reply_to: cases@coop.example\n",
+        BATCH, digest_at, n->port);
     th_setup(&n->t, name, extra);
     free(extra);
     snprintf(n->maildir, sizeof n->maildir, "%s/maildir", n->t.dir);
