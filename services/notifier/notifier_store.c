@@ -299,7 +299,8 @@ int store_record(struct tw_db *db, const struct notifier_config *cfg,
                 snprintf(was, sizeof was, "%s", m->error);
                 snprintf(
                     m->error, sizeof m->error,
-                    "gave up after %d attempts in %s: %.400s", m->attempts,
+                    "gave up after %d attempt%s in %s: %.400s", m->attempts,
+                    m->attempts == 1 ? "" : "s",
                     tw_duration_format(now - m->created_at, give, sizeof give),
                     was);
                 m->outcome = MAIL_PERMFAIL;

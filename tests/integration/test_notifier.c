@@ -477,14 +477,42 @@ static void smtp_down_waits_then_delivers(void **state)
     assert_int_equal(th_count(&n->t, "SELECT count(*) FROM outbox WHERE"
                                      " status IN ('sent', 'failed')"),
                      0);
+    /* A row written longer ago than notifier.give_up (1h here) is given
+     * up at its next temporary failure: failed, case event, alert. */
+    th_exec(&n->t,
+            "INSERT INTO outbox (case_id, event, recipient, lang, template,"
+            " params, created_at, next_attempt_at) SELECT id, 'case.message',"
+            " 'abdullah@example.org', 'ar', 'reply_received',"
+            " jsonb_build_object('ref', ref, 'subject', subject, 'name',"
+            " NULL, 'received_at', '2026-11-23T08:00:00+03:00'),"
+            " now() - interval '2 hours', now() FROM cases WHERE ref = '%s'",
+            ref);
+    assert_int_equal(wait_count(n, 1, 15000,
+                                "SELECT count(*) FROM outbox WHERE"
+                                " template = 'reply_received' AND"
+                                " status = 'failed' AND last_error LIKE"
+                                " 'gave up after 1 attempt in%'"),
+                     1);
+    assert_int_equal(th_count(&n->t, "SELECT count(*) FROM case_events WHERE"
+                                     " kind = 'mail.failed'"),
+                     1);
     sink_start(n, NULL, 0);
-    assert_int_equal(wait_count(n, 1, 20000,
+    /* the ack, and the managers' alert about the one given up */
+    assert_int_equal(wait_count(n, 2, 20000,
                                 "SELECT count(*) FROM outbox WHERE"
                                 " status = 'sent'"),
-                     1);
+                     2);
     json_t *all = inspect(n);
-    assert_int_equal(json_array_size(all), 1);
-    assert_non_null(strstr(str(json_array_get(all, 0), "subject"), ref));
+    assert_int_equal(json_array_size(all), 2);
+    int acks = 0, alerts = 0;
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *m = json_array_get(all, i);
+        assert_non_null(strstr(str(m, "subject"), ref));
+        acks += strcmp(str(m, "envelope_to"), "abdullah@example.org") == 0;
+        alerts += strcmp(str(m, "envelope_to"), MANAGER) == 0;
+    }
+    assert_int_equal(acks, 1);
+    assert_int_equal(alerts, 1);
     json_decref(all);
     free(ref);
 }
@@ -609,6 +637,29 @@ static void template_typo_fails_config_check(void **state)
                      78);
     assert_non_null(strstr(err, "{{subjcet}}"));
     free(err);
+
+    /* A running notifier told to reload the broken templates (SIGHUP)
+     * keeps the good ones and goes on sending. */
+    sink_start(n, NULL, 0);
+    notifier_start(n);
+    th_sleep_ms(500);
+    assert_int_equal(th_cli(&n->t, NULL, NULL,
+                            "sed -i 's|^  dir: .*config/templates\"$|  dir: "
+                            "\"'\"$PWD\"'/tpl\"|' tawasul.yaml && grep -q"
+                            " '/tpl\"$' tawasul.yaml"),
+                     0);
+    kill(n->notifier, SIGHUP);
+    th_sleep_ms(500);
+    char *ref =
+        intake(n, "test:hup", "1002", "2026-11-22T10:00:00+03:00", NULL);
+    assert_int_equal(wait_count(n, 1, 15000,
+                                "SELECT count(*) FROM outbox WHERE"
+                                " status = 'sent'"),
+                     1);
+    assert_int_equal(th_cli(&n->t, &out, NULL, "cat notifier.log"), 0);
+    assert_non_null(strstr(out, "keeping the old templates"));
+    free(out);
+    free(ref);
 }
 
 int main(void)
