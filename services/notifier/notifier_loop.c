@@ -18,6 +18,7 @@
  */
 #include "notifier.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct notifier {
     tw_time next_connect; /* monotonic */
     tw_time next_digest;  /* wall clock; 0: none */
     unsigned long sent, failed;
+    int reload; /* a SIGHUP seen between batches, handled in the loop */
 };
 
 /* notifier_settings_parse - the retry list and digest time into S */
@@ -134,6 +136,19 @@ static int db_ready(struct notifier *n)
     return 0;
 }
 
+/* address_ok - one plain addr-spec: printable, no space, <>, quotes or
+ * control characters, one @ with something on both sides */
+static int address_ok(const char *a)
+{
+    const char *at = strchr(a, '@');
+    if (!at || at == a || !at[1] || strchr(at + 1, '@') || strlen(a) > 254)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+        if (*p <= ' ' || *p == 0x7f || strchr("<>\"(),;:\\[]", *p))
+            return 0;
+    return 1;
+}
+
 /* prepare - render and build M; an outcome is set when it cannot be sent */
 static void prepare(struct notifier *n, struct mail *m, tw_time now)
 {
@@ -141,6 +156,13 @@ static void prepare(struct notifier *n, struct mail *m, tw_time now)
     if (!m->recipient || !*m->recipient) {
         m->outcome = MAIL_UNREACHABLE;
         snprintf(m->error, sizeof m->error, "no email address");
+        return;
+    }
+    if (!address_ok(m->recipient)) {
+        /* never let a stray CR/LF or bracket into the SMTP dialogue */
+        m->outcome = MAIL_PERMFAIL;
+        snprintf(m->error, sizeof m->error, "not an email address: \"%.200s\"",
+                 m->recipient);
         return;
     }
     json_t *values =
@@ -227,6 +249,15 @@ static int batch(struct notifier *n)
     return st == TW_OK ? got : st;
 }
 
+/* check_signals - between batches: note a stop or a reload without
+ * waiting, so a long backlog never delays SIGTERM by more than a batch */
+static void check_signals(struct notifier *n)
+{
+    struct pollfd p = {.fd = tw_daemon_signal_fd(n->d), .events = POLLIN};
+    if (poll(&p, 1, 0) == 1 && (tw_daemon_signals(n->d) & TW_SIG_RELOAD))
+        n->reload = 1;
+}
+
 /* work - the digest if due, then batches until the outbox has no more
  * rows due; the time of the next wake-up (wall clock) */
 static tw_time work(struct notifier *n)
@@ -244,9 +275,9 @@ static tw_time work(struct notifier *n)
     int got;
     do {
         got = batch(n);
-        if (got < 0) {
+        if (got < 0)
             return now + TW_SEC;
-        }
+        check_signals(n);
     } while (got == n->cfg->batch_max && !tw_daemon_stopping(n->d));
     tw_time due = store_next_due(n->db);
     if (due > 0 && due < wake)
@@ -322,10 +353,12 @@ int notifier_run(struct tw_daemon *d)
         int rc = zmq_poll(items, sub ? 2 : 1, (long)(left / TW_MSEC) + 1);
         if (rc < 0)
             continue; /* EINTR: the signal pipe says which */
-        if (items[0].revents & ZMQ_POLLIN) {
-            int sig = tw_daemon_signals(d);
-            if (sig & TW_SIG_RELOAD)
-                reload(&n);
+        if ((items[0].revents & ZMQ_POLLIN) &&
+            (tw_daemon_signals(d) & TW_SIG_RELOAD))
+            n.reload = 1;
+        if (n.reload && !tw_daemon_stopping(d)) {
+            n.reload = 0;
+            reload(&n);
         }
         if (sub && (items[1].revents & ZMQ_POLLIN)) {
             char *topic = NULL;

@@ -454,6 +454,22 @@ static void rejected_and_unreachable_are_failed_and_alerted(void **state)
                      65);
     assert_non_null(strstr(err, "is sent"));
     free(err);
+    /* an address with a line break never reaches the SMTP dialogue */
+    th_exec(&n->t,
+            "INSERT INTO outbox (case_id, event, recipient, lang, template,"
+            " params, created_at, next_attempt_at) SELECT id, 'sla.warning',"
+            " E'x@example.org\\r\\nRCPT TO:<evil@example.org>', 'ar',"
+            " 'sla_warning', jsonb_build_object('ref', ref, 'subject',"
+            " subject, 'name', NULL, 'sla_due_at', sla_due_at, 'remaining',"
+            " '2d', 'assignee', NULL), now(), now() FROM cases WHERE"
+            " ref = '%s'",
+            bad);
+    assert_int_equal(wait_count(n, 1, 15000,
+                                "SELECT count(*) FROM outbox WHERE"
+                                " template = 'sla_warning' AND status ="
+                                " 'failed' AND last_error LIKE 'not an"
+                                " email address%'"),
+                     1);
     free(sent);
     free(id);
     free(bad);
