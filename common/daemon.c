@@ -221,6 +221,8 @@ int tw_daemon_main(int argc, char **argv, const struct tw_service *svc)
     }
     if (on_defaults)
         tw_warn("no config file at %s: running on defaults", path);
+    if (svc->check && (rc = svc->check(d)) != 0)
+        goto out;
     if (check) {
         printf("%s: ok\n", on_defaults ? "defaults" : d->config_path);
         rc = 0;

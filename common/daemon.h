@@ -34,6 +34,11 @@ struct tw_service {
     size_t more_offset;
     /* run - the service's loop; returns the process exit status */
     int (*run)(struct tw_daemon *d);
+    /* check - optional: judge what the config names beyond its keys (files
+     * it points to, lists of durations); called after the config loaded,
+     * for --check-config and before run(). Prints each problem on stderr
+     * as "file:line: message" and returns 0 or an exit status (EX_CONFIG). */
+    int (*check)(struct tw_daemon *d);
 };
 
 enum {

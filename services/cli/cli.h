@@ -176,6 +176,13 @@ int cli_holidays_list(struct cli *c, const struct cli_verb *v, int argc,
                       char **argv);
 int cli_holidays_import(struct cli *c, const struct cli_verb *v, int argc,
                         char **argv);
+/* --- cli_outbox.c ------------------------------------------------------- */
+int cli_outbox_list(struct cli *c, const struct cli_verb *v, int argc,
+                    char **argv);
+int cli_outbox_show(struct cli *c, const struct cli_verb *v, int argc,
+                    char **argv);
+int cli_outbox_retry(struct cli *c, const struct cli_verb *v, int argc,
+                     char **argv);
 
 /* --- cli_csv.c: an RFC 4180 record reader -------------------------------- */
 

@@ -161,6 +161,21 @@ static const struct cli_verb verbs[] = {
      NULL},
     {"holidays", "import", cli_holidays_import, "holidays import FILE.ics",
      "The all-day events of an iCalendar file as holidays.\n", NULL},
+    /* outbox: cli_outbox.c */
+    {"outbox", "list", cli_outbox_list,
+     "outbox list [--status S] [--case REF] [--limit N] [--json]",
+     "  --status S    pending, sending, sent or failed\n"
+     "  --case REF    only the emails of case REF\n"
+     "  --limit N     at most N rows, newest first (default 50)\n"
+     "  --json        print a JSON array\n",
+     NULL},
+    {"outbox", "show", cli_outbox_show, "outbox show ID [--html]",
+     "Show one email: its state, then the message as sent (or as it will\n"
+     "be sent).\n"
+     "  --html        print the HTML part instead of the text\n",
+     NULL},
+    {"outbox", "retry", cli_outbox_retry, "outbox retry ID",
+     "Queue a failed email again (after fixing the address, say).\n", NULL},
 };
 
 /* Options every log-* verb takes (printed by its --help). */

@@ -79,8 +79,10 @@ void th_setup(struct th *t, const char *name, const char *extra_yaml)
             "database:\n  url: \"%s\"\n  reconnect_max: 1s\n"
             "bus:\n  intake: \"%s\"\n  events: \"%s\"\n"
             "  request_timeout: 1s\n  backoff_max: 500ms\n"
-            "log:\n  level: info\n%s",
-            t->conninfo, t->intake, t->events, extra_yaml ? extra_yaml : "");
+            "log:\n  level: info\n"
+            "templates:\n  dir: \"%s/config/templates\"\n%s",
+            t->conninfo, t->intake, t->events, env_or_fail("TW_SOURCE"),
+            extra_yaml ? extra_yaml : "");
     fclose(f);
     t->zctx = zmq_ctx_new();
 }

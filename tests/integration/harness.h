@@ -36,7 +36,8 @@ struct th {
 };
 
 /* th_setup - make the folder, the database (empty, not migrated) and the
- * config; EXTRA_YAML (may be NULL) is appended to the config verbatim */
+ * config (templates.dir pointing at the source tree's config/templates);
+ * EXTRA_YAML (may be NULL) is appended to the config verbatim */
 void th_setup(struct th *t, const char *name, const char *extra_yaml);
 /* th_teardown - stop the engine, drop the database, remove the folder */
 void th_teardown(struct th *t);
