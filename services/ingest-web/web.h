@@ -220,7 +220,6 @@ struct web_form {
     char *comment;
     char *ref;
     char *token;
-    char *email;
 };
 
 void web_form_clear(struct web_form *f);

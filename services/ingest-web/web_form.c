@@ -32,7 +32,6 @@ void web_form_clear(struct web_form *f)
     free(f->comment);
     free(f->ref);
     free(f->token);
-    free(f->email);
     memset(f, 0, sizeof *f);
 }
 

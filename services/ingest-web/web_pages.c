@@ -146,7 +146,8 @@ static const char *const texts[][3] = {
     {"view_status", "متابعة حالة هذا الطلب", "Follow this request"},
     {"another", "تقديم طلب آخر", "File another request"},
     {"title_queued", "وصلنا طلبك وحفظناه", "Your request has reached us"},
-    {"queued_at", "حفظنا طلبك بأمان في", "We saved your request safely on"},
+    {"queued_at", "حفظنا طلبك بأمان، فلن يضيع.",
+     "We have saved your request safely; it will not be lost."},
     {"queued_text",
      "نسجله الآن. سيظهر رقم الطلب في هذه الصفحة خلال لحظات، وسنرسله إلى بريدك "
      "أيضًا. لا حاجة لإرساله مرة أخرى.",
@@ -746,10 +747,10 @@ void page_queued(struct tw_buf *b, const struct web_page *p, tw_time received,
                  tw_time due, const char *self)
 {
     head(b, p, T("title_queued"), 10);
-    putf(b, "<h1>%s</h1><div class=\"panel\" role=\"status\"><p>%s ",
+    (void)received;
+    putf(b, "<h1>%s</h1><div class=\"panel\" role=\"status\"><p>%s</p>",
          T("title_queued"), T("queued_at"));
-    web_date(b, p->lang, received, 1);
-    putf(b, ".</p><p>%s</p><p><strong>%s ", T("queued_text"), T("queued_due"));
+    putf(b, "<p>%s</p><p><strong>%s ", T("queued_text"), T("queued_due"));
     web_date(b, p->lang, due, 0);
     put(b, "</strong></p></div>");
     putf(b, "<h2>%s</h2><ol><li>%s</li><li>%s</li><li>%s</li></ol>",

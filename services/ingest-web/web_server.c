@@ -484,8 +484,6 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
         slot = &f->ref, max = 64;
     else if (strcmp(key, "t") == 0)
         slot = &f->token, max = 64;
-    else if (strcmp(key, "email") == 0)
-        slot = &f->email;
     if (!slot)
         return MHD_YES; /* unknown fields are ignored */
     if (append_value(slot, data, size, max) != 0)
@@ -721,7 +719,7 @@ static enum MHD_Result do_lookup_post(struct conn *c)
     for (char *q = ref; *q; q++) /* members type refs in any case */
         if (*q >= 'a' && *q <= 'z')
             *q = (char)(*q - 'a' + 'A');
-    const char *email = f->email ? f->email : "";
+    const char *email = f->v[F_EMAIL] ? f->v[F_EMAIL] : "";
     enum MHD_Result rc;
     if (!csrf_ok(c))
         rc = show_lookup(c, MHD_HTTP_FORBIDDEN, ref, email, NULL,
