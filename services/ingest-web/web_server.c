@@ -992,6 +992,12 @@ static enum MHD_Result too_large(struct conn *c)
     return html(c, MHD_HTTP_CONTENT_TOO_LARGE, &b);
 }
 
+/* discard_cap - how much of an oversized body is read and dropped */
+static uint64_t discard_cap(const struct web *w)
+{
+    return 4 * (uint64_t)w->cfg->max_request + (1u << 20);
+}
+
 /* begin - the first call for a request: route, cookies, limits */
 static enum MHD_Result begin(struct web *w, struct MHD_Connection *mc,
                              const char *url, const char *method,
@@ -1010,9 +1016,16 @@ static enum MHD_Result begin(struct web *w, struct MHD_Connection *mc,
         c->route == R_SURVEY_POST || c->route == R_API_CREATE) {
         const char *cl =
             MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > (uint64_t)w->cfg->max_request) {
+        uint64_t len = cl ? strtoull(cl, NULL, 10) : 0;
+        if (len > (uint64_t)w->cfg->max_request) {
+            /* Read and drop a body a few times the limit, so the browser
+             * gets the 413 page instead of a reset connection; answer a
+             * bigger one at once. */
             c->too_large = 1;
-            return too_large(c);
+            if (len > discard_cap(w)) {
+                c->state = S_DONE;
+                return too_large(c);
+            }
         }
         if (c->route != R_API_CREATE)
             c->pp = MHD_create_post_processor(mc, 16 * 1024, on_field, c);
@@ -1032,7 +1045,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
     if (!c)
         return begin(cls, mc, url, method, con_cls);
     if (c->too_large) {
+        size_t n = *upload_size;
+        c->received += n;
         *upload_size = 0;
+        if (c->state == S_DONE)
+            return MHD_YES; /* answered already */
+        if (n == 0 || c->received > discard_cap(c->w)) {
+            c->state = S_DONE;
+            return too_large(c);
+        }
         return MHD_YES;
     }
     if (c->state == S_SUSPENDED) {
@@ -1049,8 +1070,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
         c->received += *upload_size;
         if (c->received > (uint64_t)c->w->cfg->max_request) {
             *upload_size = 0;
-            c->too_large = 1;
-            return too_large(c);
+            c->too_large = 1; /* drop the rest, then answer 413 */
+            return MHD_YES;
         }
         if (c->pp) {
             if (MHD_post_process(c->pp, upload, *upload_size) != MHD_YES)
