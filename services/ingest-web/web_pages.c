@@ -312,6 +312,7 @@ const char web_css[] =
     "padding:.75rem 1rem;margin-bottom:1.5rem}"
     ".ref{font-size:1.8rem;font-weight:700;direction:ltr;unicode-bidi:isolate;"
     "letter-spacing:.05em}"
+    "[dir=rtl] .ref{text-align:right}"
     ".panel{background:var(--soft);padding:1rem;border-radius:6px;"
     "margin-bottom:1.5rem}"
     "dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}"
