@@ -23,7 +23,7 @@ FROM cases c
 LEFT JOIN members m ON m.id = c.member_id;
 
 CREATE VIEW member_case_events AS
-SELECT c.ref, e.id, e.at,
+SELECT c.ref, e.case_id, e.id, e.at,
        CASE WHEN e.kind = 'created' THEN 'new' ELSE e.to_status END AS status
 FROM case_events e
 JOIN cases c ON c.id = e.case_id

@@ -25,17 +25,18 @@ struct web_reader {
     int64_t connect_timeout;
 };
 
+/* The case and its timeline in one round trip: the events as
+ * "usec status,usec status,..." (statuses are plain words, no commas). */
 static const char sql_case[] =
     "SELECT ref, status, kind, coalesce(category, ''), subject,"
     " tawasul.us(received_at), tawasul.us(sla_due_at),"
     " coalesce(tawasul.us(decided_at), 0), coalesce(decision, ''),"
-    " survey_answered"
-    " FROM tawasul.member_cases WHERE ref = $1 AND ($2::text IS NULL"
+    " survey_answered,"
+    " (SELECT string_agg(tawasul.us(e.at) || ' ' || e.status, ','"
+    "    ORDER BY e.at, e.id) FROM (SELECT * FROM tawasul.member_case_events"
+    "    WHERE case_id = mc.id ORDER BY at, id LIMIT 64) e)"
+    " FROM tawasul.member_cases mc WHERE ref = $1 AND ($2::text IS NULL"
     " OR lower($2) = lower(member_email) OR lower($2) = lower(contact_email))";
-
-static const char sql_events[] =
-    "SELECT tawasul.us(at), status FROM tawasul.member_case_events"
-    " WHERE ref = $1 ORDER BY at, id LIMIT 64";
 
 static const char sql_intake[] =
     "SELECT ref, tawasul.us(received_at), tawasul.us(sla_due_at),"
@@ -141,14 +142,19 @@ int web_read_case(struct web_reader *r, const char *ref, const char *email,
     out->decided_at = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
     copy(out->decision, sizeof out->decision, res, 0, 8);
     out->survey_answered = PQgetvalue(res, 0, 9)[0] == 't';
-    PQclear(res);
-    res = tw_db_query_prepared(db, &st, sql_events, 1, params, NULL, NULL);
-    if (!res)
-        goto out;
-    for (int i = 0; i < PQntuples(res) && out->nevents < 64; i++) {
-        struct web_event *e = &out->events[out->nevents++];
-        e->at = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        copy(e->status, sizeof e->status, res, i, 1);
+    const char *ev = PQgetvalue(res, 0, 10);
+    while (*ev && out->nevents < 64) {
+        struct web_event *e = &out->events[out->nevents];
+        char *end = NULL;
+        e->at = strtoll(ev, &end, 10);
+        if (!end || *end != ' ')
+            break;
+        size_t n = strcspn(end + 1, ",");
+        snprintf(e->status, sizeof e->status, "%.*s", (int)n, end + 1);
+        out->nevents++;
+        ev = end + 1 + n;
+        if (*ev == ',')
+            ev++;
     }
     st = TW_OK;
 out:
