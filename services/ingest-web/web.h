@@ -120,11 +120,11 @@ void web_submitter_destroy(struct web_submitter **s);
 /* web_submitter_stop - wake every waiting page ("queued") and stop the
  * thread; call before stopping the HTTP server */
 void web_submitter_stop(struct web_submitter *s);
-/* web_submit - spool COMMAND (borrowed) with N attachment PARTS durably,
- * then hand it to the bus thread. TW_OK: W will be woken exactly once (it
- * must stay valid until then). 1: spooled, and W's outcome is already
- * WEB_QUEUED (shutting down; W is not woken). TW_TEMPFAIL: nothing was kept
- * (W untouched). TW_PERMFAIL: a bad command (a bug). */
+/* web_submit - queue COMMAND (borrowed) with N attachment PARTS (copied)
+ * for the spool; once it is durably spooled it goes to the bus thread. TW_OK:
+ * W will be woken exactly once (it must stay valid until then), with
+ * WEB_FAILED if it could not be spooled (nothing was kept). TW_PERMFAIL: a
+ * bad command (a bug), W untouched. */
 int web_submit(struct web_submitter *s, const json_t *command,
                const struct tw_bus_part *parts, size_t n, struct web_waiter *w);
 /* web_submitter_spooled - items waiting in the spool */

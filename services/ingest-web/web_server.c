@@ -577,12 +577,11 @@ static enum MHD_Result submit(struct conn *c, json_t *cmd,
     int rc = web_submit(c->w->sub, cmd, parts, n, &c->waiter);
     json_decref(cmd);
     if (rc != TW_OK) {
-        if (rc != 1)
-            c->waiter.result.outcome = WEB_FAILED;
+        c->waiter.result.outcome = WEB_FAILED;
         atomic_store(&c->woken, 1);
         MHD_resume_connection(c->mc);
     } else {
-        tw_debug("%s: spooled, sent to the engine", c->key);
+        tw_debug("%s: queued for the spool", c->key);
     }
     return MHD_YES;
 }
@@ -1028,7 +1027,7 @@ static enum MHD_Result begin(struct web *w, struct MHD_Connection *mc,
             }
         }
         if (c->route != R_API_CREATE)
-            c->pp = MHD_create_post_processor(mc, 16 * 1024, on_field, c);
+            c->pp = MHD_create_post_processor(mc, 4096, on_field, c);
         if (c->route != R_API_CREATE && !c->pp)
             c->bad_body = 1; /* not a form encoding */
     }

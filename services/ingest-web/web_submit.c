@@ -3,11 +3,13 @@
  *
  * DESIGN
  * ------
- * A request thread writes each submission to the spool (fsync'd) before
- * anything else: from then on it survives a crash of the portal, and the
- * member may be told it was received. It then hands the command to one bus
- * thread, which owns the bus client (ZeroMQ sockets belong to one thread),
- * and the HTTP connection is suspended.
+ * A request thread queues each submission for the spool thread and its
+ * HTTP connection is suspended. The spool thread writes what has queued up
+ * as one batch (tw_spool_put_many: one journal commit for many fsync'd
+ * items - group commit, as the engine does for cases) and only then hands
+ * the items to the bus thread: from then on each survives a crash of the
+ * portal, and the member may be told it was received. The bus thread owns
+ * the bus client (ZeroMQ sockets belong to one thread).
  *
  * The bus thread sends, matches replies by key, removes the spool item
  * when the engine has committed the case (or moves it to failed/ with the
@@ -45,6 +47,7 @@ struct inbox_item {
     struct tw_bus_part *parts; /* data owned */
     size_t nparts;
     struct web_waiter *waiter;
+    char *head; /* the spool item's first line, until it is spooled */
     struct inbox_item *next;
 };
 
@@ -66,6 +69,12 @@ struct web_submitter {
     struct inbox_item *inbox, **inbox_tail; /* under mu */
     int stop;                               /* under mu */
     atomic_llong engine_seen;               /* mono time of the last reply */
+    /* the spool thread: request threads queue, it writes batches */
+    pthread_t spool_thread;
+    pthread_mutex_t smu;
+    pthread_cond_t scv;
+    struct inbox_item *squeue, **squeue_tail; /* under smu */
+    int sstop;                                /* under smu */
     /* bus thread only */
     struct tw_bus_client *bus;
     struct entry *table[BUCKETS];
@@ -298,6 +307,17 @@ static void drain(struct web_submitter *s)
     tw_spool_names_free(&names);
 }
 
+/* item_free - an inbox item and what it owns */
+static void item_free(struct inbox_item *it)
+{
+    json_decref(it->command);
+    for (size_t i = 0; i < it->nparts; i++)
+        free((void *)it->parts[i].data);
+    free(it->parts);
+    free(it->head);
+    free(it);
+}
+
 /* take_inbox - move what the request threads handed over to the client */
 static void take_inbox(struct web_submitter *s, struct inbox_item *list)
 {
@@ -306,10 +326,8 @@ static void take_inbox(struct web_submitter *s, struct inbox_item *list)
         list = it->next;
         send_item(s, it->key, it->name, it->command, it->parts, it->nparts,
                   it->waiter);
-        for (size_t i = 0; i < it->nparts; i++)
-            free((void *)it->parts[i].data);
-        free(it->parts);
-        free(it);
+        it->command = NULL; /* send_item took it */
+        item_free(it);
     }
 }
 
@@ -369,6 +387,90 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* spool_batch - write LIST durably as one batch, then hand it to the bus
+ * thread; on failure every waiter hears WEB_FAILED (nothing was kept) */
+static void spool_batch(struct web_submitter *s, struct inbox_item *list)
+{
+    size_t n = 0, k = 0;
+    for (struct inbox_item *it = list; it; it = it->next)
+        n++;
+    struct tw_spool_item *items = tw_calloc(n, sizeof *items);
+    struct iovec *iov = tw_calloc(n * 18, sizeof *iov);
+    char(*names)[TW_SPOOL_NAME_MAX] = tw_calloc(n, sizeof *names);
+    for (struct inbox_item *it = list; it; it = it->next, k++) {
+        struct iovec *v = &iov[k * 18];
+        v[0].iov_base = it->head;
+        v[0].iov_len = strlen(it->head);
+        v[1].iov_base = (void *)"\n";
+        v[1].iov_len = 1;
+        for (size_t i = 0; i < it->nparts; i++) {
+            v[2 + i].iov_base = (void *)it->parts[i].data;
+            v[2 + i].iov_len = it->parts[i].len;
+        }
+        items[k].iov = v;
+        items[k].n = (int)(2 + it->nparts);
+    }
+    tw_time t0 = tw_clock_mono();
+    int ok = tw_spool_put_many(s->spool, items, n, names) == TW_OK;
+    tw_debug("spool: %zu item(s) in %lld us", n,
+             (long long)(tw_clock_mono() - t0));
+    k = 0;
+    for (struct inbox_item *it = list; it; it = it->next, k++) {
+        snprintf(it->name, sizeof it->name, "%s", names[k]);
+        free(it->head);
+        it->head = NULL;
+    }
+    free(items);
+    free(iov);
+    free(names);
+    if (!ok) {
+        while (list) {
+            struct inbox_item *it = list;
+            list = it->next;
+            wake(it->waiter, WEB_FAILED);
+            item_free(it);
+        }
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (s->stop) { /* shutting down: they wait on disk for the next start */
+        pthread_mutex_unlock(&s->mu);
+        while (list) {
+            struct inbox_item *it = list;
+            list = it->next;
+            wake(it->waiter, WEB_QUEUED);
+            item_free(it);
+        }
+        return;
+    }
+    *s->inbox_tail = list;
+    while (*s->inbox_tail)
+        s->inbox_tail = &(*s->inbox_tail)->next;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* spool_run - the spool thread: batches until stopped and drained */
+static void *spool_run(void *arg)
+{
+    struct web_submitter *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->smu);
+        while (!s->squeue && !s->sstop)
+            pthread_cond_wait(&s->scv, &s->smu);
+        struct inbox_item *list = s->squeue;
+        s->squeue = NULL;
+        s->squeue_tail = &s->squeue;
+        int stop = s->sstop;
+        pthread_mutex_unlock(&s->smu);
+        if (list)
+            spool_batch(s, list);
+        else if (stop)
+            break;
+    }
+    return NULL;
+}
+
 struct web_submitter *web_submitter_new(struct web *w, const char *dir)
 {
     struct web_submitter *s = tw_calloc(1, sizeof *s);
@@ -392,9 +494,20 @@ struct web_submitter *web_submitter_new(struct web *w, const char *dir)
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->smu, NULL);
+    pthread_cond_init(&s->scv, NULL);
     s->inbox_tail = &s->inbox;
+    s->squeue_tail = &s->squeue;
     s->next_drain = 0; /* at once: items from before a restart */
     if (pthread_create(&s->thread, NULL, run, s) != 0) {
+        tw_bus_client_destroy(&s->bus);
+        tw_spool_close(&s->spool);
+        free(s);
+        return NULL;
+    }
+    if (pthread_create(&s->spool_thread, NULL, spool_run, s) != 0) {
+        web_submitter_stop(s);
+        pthread_join(s->thread, NULL);
         tw_bus_client_destroy(&s->bus);
         tw_spool_close(&s->spool);
         free(s);
@@ -416,6 +529,11 @@ void web_submitter_destroy(struct web_submitter **sp)
     struct web_submitter *s = *sp;
     if (!s)
         return;
+    pthread_mutex_lock(&s->smu);
+    s->sstop = 1;
+    pthread_cond_signal(&s->scv);
+    pthread_mutex_unlock(&s->smu);
+    pthread_join(s->spool_thread, NULL); /* spools what is queued */
     web_submitter_stop(s);
     pthread_join(s->thread, NULL);
     /* Whatever is still in flight stays spooled for the next start. */
@@ -431,6 +549,8 @@ void web_submitter_destroy(struct web_submitter **sp)
     tw_spool_close(&s->spool);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->smu);
+    pthread_cond_destroy(&s->scv);
     free(s);
     *sp = NULL;
 }
@@ -445,24 +565,9 @@ int web_submit(struct web_submitter *s, const json_t *command,
     for (size_t i = 0; i < n; i++)
         json_array_append_new(lens, json_integer((json_int_t)parts[i].len));
     json_t *wrap = json_pack("{s:O, s:o}", "command", command, "parts", lens);
-    char *head = json_dumps(wrap, JSON_COMPACT);
-    json_decref(wrap);
-    struct iovec iov[18];
-    iov[0].iov_base = head;
-    iov[0].iov_len = strlen(head);
-    iov[1].iov_base = (void *)"\n";
-    iov[1].iov_len = 1;
-    for (size_t i = 0; i < n; i++) {
-        iov[2 + i].iov_base = (void *)parts[i].data;
-        iov[2 + i].iov_len = parts[i].len;
-    }
     struct inbox_item *it = tw_calloc(1, sizeof *it);
-    int rc = tw_spool_put(s->spool, iov, (int)(2 + n), it->name);
-    free(head);
-    if (rc != TW_OK) {
-        free(it);
-        return TW_TEMPFAIL;
-    }
+    it->head = json_dumps(wrap, JSON_COMPACT);
+    json_decref(wrap);
     snprintf(it->key, sizeof it->key, "%s", key);
     it->command = json_deep_copy(command);
     it->nparts = n;
@@ -474,21 +579,11 @@ int web_submit(struct web_submitter *s, const json_t *command,
         it->parts[i].len = parts[i].len;
     }
     it->waiter = w;
-    pthread_mutex_lock(&s->mu);
-    if (s->stop) { /* shutting down: it waits on disk for the next start */
-        pthread_mutex_unlock(&s->mu);
-        json_decref(it->command);
-        for (size_t i = 0; i < n; i++)
-            free((void *)it->parts[i].data);
-        free(it->parts);
-        free(it);
-        w->result.outcome = WEB_QUEUED;
-        return 1;
-    }
-    *s->inbox_tail = it;
-    s->inbox_tail = &it->next;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->smu);
+    *s->squeue_tail = it;
+    s->squeue_tail = &it->next;
+    pthread_cond_signal(&s->scv);
+    pthread_mutex_unlock(&s->smu);
     return TW_OK;
 }
 
