@@ -1236,7 +1236,6 @@ int web_run(struct tw_daemon *d)
                  w.cfg->listen);
         goto out;
     }
-    rc = EX_UNAVAILABLE;
     w.zctx = zmq_ctx_new();
     w.reader = web_reader_new(w.base, (int)w.cfg->threads);
     w.submit_rl = web_limiter_new(w.cfg->submit_limit, w.cfg->submit_window);

@@ -627,13 +627,14 @@ static void oversized_bodies_get_413(void **state)
     struct curl_slist *hl =
         curl_slist_append(NULL, "Transfer-Encoding: chunked");
     hl = curl_slist_append(hl, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url(w, "/api/v1/cases"));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)big);
-    perform(c, &r);
+    CURL *raw = browser(); /* its POSTFIELDS are not a string */
+    curl_easy_setopt(raw, CURLOPT_URL, url(w, "/api/v1/cases"));
+    curl_easy_setopt(raw, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(raw, CURLOPT_POSTFIELDS, data);
+    curl_easy_setopt(raw, CURLOPT_POSTFIELDSIZE, (long)big);
+    perform(raw, &r);
+    curl_easy_cleanup(raw);
     curl_slist_free_all(hl);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, -1L);
     assert_int_equal(r.code, 413);
     resp_free(&r);
     /* a file over max_attachment but inside max_request */
