@@ -69,6 +69,9 @@ static const struct tw_cfg_key web_keys[] = {
       HOUR, 365 * 24 * HOUR,
       "the promise shown while the engine has not yet answered (keep equal "
       "to sla.decision_within)"),
+    K("ingest_web.real_ip_header", TW_CFG_STRING, real_ip_header, "", 0, 64,
+      "behind a proxy: the header it puts the client's address in (its last "
+      "entry is used for rate limits); empty: the peer's address"),
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL, NULL},
 };
 

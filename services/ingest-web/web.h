@@ -48,6 +48,7 @@ struct web_config {
     int64_t lookup_limit; /* status and survey look-ups per IP */
     int64_t lookup_window;
     int64_t decision_within; /* shown while the engine has not answered */
+    char *real_ip_header;    /* set by a trusted proxy, e.g. X-Forwarded-For */
 };
 
 enum web_lang { WEB_AR = 0, WEB_EN = 1 };

@@ -278,9 +278,27 @@ static enum MHD_Result api_error(struct conn *c, unsigned status,
 
 /* --- request set-up ------------------------------------------------------ */
 
-/* client_ip - the peer's address as text */
+/* client_ip - the client's address as text: the peer's, or behind a
+ * trusted proxy the last entry of ingest_web.real_ip_header (the one the
+ * proxy itself added; earlier ones the client may have forged) */
 static void client_ip(struct conn *c)
 {
+    const char *hdr = c->w->cfg->real_ip_header;
+    if (hdr && *hdr) {
+        const char *v =
+            MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, hdr);
+        if (v && *v) {
+            const char *last = strrchr(v, ',');
+            last = last ? last + 1 : v;
+            while (*last == ' ')
+                last++;
+            size_t n = strcspn(last, " ");
+            if (n > 0 && n < sizeof c->ip) {
+                snprintf(c->ip, sizeof c->ip, "%.*s", (int)n, last);
+                return;
+            }
+        }
+    }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(c->ip, sizeof c->ip, "unknown");

@@ -1003,7 +1003,8 @@ static void health_and_unknown_routes(void **state)
 static void rate_limits_answer_429(void **state)
 {
     (void)state;
-    struct web_t *w = start("web_rl", "  submit_limit: 2\n  lookup_limit: 3\n");
+    struct web_t *w = start("web_rl", "  submit_limit: 2\n  lookup_limit: 3\n"
+                                      "  real_ip_header: X-Forwarded-For\n");
     CURL *c = browser();
     struct resp r;
     const char *tok = token(w, c);
@@ -1024,6 +1025,29 @@ static void rate_limits_answer_429(void **state)
         assert_int_equal(r.code, i < 3 ? 404 : 429);
         resp_free(&r);
     }
+    /* behind the proxy, each client has its own allowance; the address
+     * a client forges in front of the proxy's does not count */
+    for (int i = 0; i < 4; i++) {
+        struct curl_slist *hl = curl_slist_append(
+            NULL, i < 3 ? "X-Forwarded-For: 10.0.0.1, 192.0.2.7"
+                        : "X-Forwarded-For: 10.0.0.2, 192.0.2.7");
+        curl_easy_setopt(c, CURLOPT_URL,
+                         url(w, "/api/v1/cases/AW-2026-000001?email=b@x.org"));
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+        perform(c, &r);
+        curl_slist_free_all(hl);
+        assert_int_equal(r.code, i < 3 ? 404 : 429);
+        resp_free(&r);
+    }
+    struct curl_slist *hl =
+        curl_slist_append(NULL, "X-Forwarded-For: 192.0.2.8");
+    curl_easy_setopt(c, CURLOPT_URL,
+                     url(w, "/api/v1/cases/AW-2026-000001?email=b@x.org"));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    perform(c, &r);
+    curl_slist_free_all(hl);
+    assert_int_equal(r.code, 404);
+    resp_free(&r);
     assert_int_equal(th_count(&w->th, "SELECT count(*) FROM cases"), 2);
     curl_easy_cleanup(c);
     teardown((void **)&w);
