@@ -1271,6 +1271,9 @@ int web_run(struct tw_daemon *d)
         (unsigned)w.cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+        /* headers and one read buffer: memory stays small with many
+         * connections open (uploads stream through it in pieces) */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!mhd) {
         tw_error("cannot listen on %s port %lld: %s", w.cfg->listen,
