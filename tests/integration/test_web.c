@@ -1000,11 +1000,18 @@ static void health_and_unknown_routes(void **state)
     curl_easy_cleanup(c);
 }
 
+/* setup_rl - a portal of its own with small limits (torn down by teardown
+ * even when the test fails) */
+static int setup_rl(void **state)
+{
+    *state = start("web_rl", "  submit_limit: 2\n  lookup_limit: 3\n"
+                             "  real_ip_header: X-Forwarded-For\n");
+    return 0;
+}
+
 static void rate_limits_answer_429(void **state)
 {
-    (void)state;
-    struct web_t *w = start("web_rl", "  submit_limit: 2\n  lookup_limit: 3\n"
-                                      "  real_ip_header: X-Forwarded-For\n");
+    struct web_t *w = *state;
     CURL *c = browser();
     struct resp r;
     const char *tok = token(w, c);
@@ -1050,7 +1057,6 @@ static void rate_limits_answer_429(void **state)
     resp_free(&r);
     assert_int_equal(th_count(&w->th, "SELECT count(*) FROM cases"), 2);
     curl_easy_cleanup(c);
-    teardown((void **)&w);
 }
 
 int main(void)
@@ -1068,7 +1074,8 @@ int main(void)
         cmocka_unit_test(survey_is_answered_once),
         cmocka_unit_test(health_and_unknown_routes),
         cmocka_unit_test(engine_away_submission_waits_in_spool),
-        cmocka_unit_test(rate_limits_answer_429),
+        cmocka_unit_test_setup_teardown(rate_limits_answer_429, setup_rl,
+                                        teardown),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();
