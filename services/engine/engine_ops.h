@@ -128,5 +128,7 @@ int engine_op_decide(struct engine_op_ctx *c);
 /* engine_sla.c: the sweeper and recompute by hand */
 int engine_op_sla_sweep(struct engine_op_ctx *c);
 int engine_op_sla_recompute(struct engine_op_ctx *c);
+/* engine_survey.c: a member rates the service */
+int engine_op_survey(struct engine_op_ctx *c);
 
 #endif

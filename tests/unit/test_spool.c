@@ -284,6 +284,43 @@ static void test_many_pieces(void **state)
     tw_spool_close(&sp);
 }
 
+static void test_put_many(void **state)
+{
+    /* A batch lands whole, in order, each item readable; nothing in tmp/. */
+    struct fixture *f = *state;
+    struct tw_spool *sp = tw_spool_open(f->dir);
+    enum { N = 50 };
+    char text[N][16];
+    struct iovec iov[N];
+    struct tw_spool_item items[N];
+    char names[N][TW_SPOOL_NAME_MAX];
+    for (int i = 0; i < N; i++) {
+        snprintf(text[i], sizeof text[i], "item %d", i);
+        iov[i].iov_base = text[i];
+        iov[i].iov_len = strlen(text[i]);
+        items[i].iov = &iov[i];
+        items[i].n = 1;
+    }
+    assert_int_equal(tw_spool_put_many(sp, items, N, names), TW_OK);
+    assert_int_equal(tw_spool_count(sp), N);
+    for (int i = 0; i < N; i++) {
+        assert_true(exists(f, "new", names[i]));
+        assert_false(exists(f, "tmp", names[i]));
+        char *data = NULL;
+        size_t len = 0;
+        assert_int_equal(tw_spool_read(sp, names[i], &data, &len, 100), TW_OK);
+        assert_string_equal(data, text[i]);
+        free(data);
+    }
+    char **list = NULL;
+    assert_int_equal(tw_spool_list(sp, 0, &list), N);
+    for (int i = 0; i < N; i++)
+        assert_string_equal(list[i], names[i]);
+    tw_spool_names_free(&list);
+    assert_int_equal(tw_spool_put_many(sp, items, 0, names), TW_OK);
+    tw_spool_close(&sp);
+}
+
 static void test_open_fails_cleanly(void **state)
 {
     (void)state;
@@ -303,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reject_and_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_pieces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_many, setup, teardown),
         cmocka_unit_test(test_open_fails_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
