@@ -32,7 +32,7 @@ const char *const tw_langs[] = {"ar", "en", NULL};
 
 static const char *const ops[] = {"intake", "append", "transition", "assign",
                                   "note",   "decide", "attest",     "survey",
-                                  "ping",   NULL};
+                                  "bounce", "ping",   NULL};
 
 static const char *const intake_fields[] = {
     "v",        "op",      "key",         "channel",     "kind",

@@ -4,6 +4,8 @@
  *   engine_loop.c    the bus side: receive, validate, batch, reply, publish
  *   engine_writer.c  the database side: a thread that writes batches
  *   engine_intake.c  how one batch of intakes is written
+ *   engine_ops.c     the other ops: table, helpers, how each is run
+ *   engine_note.c    ... and one file per op handler
  */
 #ifndef ENGINE_H
 #define ENGINE_H
@@ -17,6 +19,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
+#include "engine_ops.h"
 #include "ref.h"
 #include "sla.h"
 
@@ -51,15 +54,34 @@ struct engine_item {
     char msg[TW_MSG_MAX];
 };
 
+/* One op other than intake (engine_ops.h), with its outcome. */
+struct engine_op_item {
+    struct tw_bus_request *req; /* borrowed from the batch */
+    const struct engine_op *op;
+    json_t *cmd;     /* the command (a reference) */
+    const char *key; /* borrowed from cmd */
+    tw_time now;     /* when the bus side took it */
+    /* outcome */
+    json_t *reply;  /* ok reply's fields */
+    json_t *events; /* to publish: [{"topic", "data"}] */
+    int outbox_rows;
+    enum tw_errcode err; /* TW_E_NONE on success */
+    char msg[TW_MSG_MAX];
+};
+
 /* A batch travels from the bus side to the writer and back whole. Everything
- * the writer needs is in it, so a config reload on the bus side never races
- * with a batch being written. */
+ * the writer needs is in it; the config it points to is not reloaded while
+ * a batch is with the writer (engine_loop.c). */
 struct engine_batch {
-    struct engine_item *items; /* ENGINE_BATCH_LIMIT slots */
+    struct engine_item *items; /* intakes: ENGINE_BATCH_LIMIT slots */
     size_t n;
+    struct engine_op_item *ops; /* other ops, run after the intakes */
+    size_t nops;
     struct tw_bus_request **reqs; /* every request taken, freed after reply */
     size_t nreq;
     char ref_prefix[16];
+    const struct tw_base_config *base;
+    const struct engine_config *cfg;
 };
 
 /* The database side: owned by the writer thread once started. */
@@ -95,5 +117,9 @@ int engine_writer_ready(struct engine_writer *w);
  * possible (one when all goes well) and fill each item's outcome. Commits
  * before returning; nothing is replied here (writer thread only). */
 void engine_intake_batch(struct engine_writer *w, struct engine_batch *b);
+
+/* engine_ops_run - run the batch's ops, each in a transaction of its own,
+ * after its intakes, and fill each op's outcome (writer thread only) */
+void engine_ops_run(struct engine_writer *w, struct engine_batch *b);
 
 #endif

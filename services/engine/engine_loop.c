@@ -51,6 +51,7 @@ struct engine {
     struct engine_batch *writing; /* with the writer, or NULL */
     struct engine_batch *spare;   /* recycled */
     unsigned long long batches;
+    int reload_pending; /* SIGHUP came while the writer held a batch */
 };
 
 /* batch_new - an empty batch with room for the largest batch_max */
@@ -58,6 +59,7 @@ static struct engine_batch *batch_new(void)
 {
     struct engine_batch *b = tw_calloc(1, sizeof *b);
     b->items = tw_calloc(ENGINE_BATCH_LIMIT, sizeof *b->items);
+    b->ops = tw_calloc(ENGINE_BATCH_LIMIT, sizeof *b->ops);
     b->reqs = tw_calloc(ENGINE_BATCH_LIMIT, sizeof *b->reqs);
     return b;
 }
@@ -67,10 +69,17 @@ static void batch_reset(struct engine_batch *b)
 {
     for (size_t i = 0; i < b->n; i++)
         tw_intake_clear(&b->items[i].in);
+    for (size_t i = 0; i < b->nops; i++) {
+        json_decref(b->ops[i].cmd);
+        json_decref(b->ops[i].reply);
+        json_decref(b->ops[i].events);
+    }
     for (size_t i = 0; i < b->nreq; i++)
         tw_bus_request_destroy(&b->reqs[i]);
     memset(b->items, 0, b->n * sizeof *b->items);
+    memset(b->ops, 0, b->nops * sizeof *b->ops);
     b->n = 0;
+    b->nops = 0;
     b->nreq = 0;
 }
 
@@ -82,6 +91,7 @@ static void batch_destroy(struct engine_batch **bp)
         return;
     batch_reset(b);
     free(b->items);
+    free(b->ops);
     free(b->reqs);
     free(b);
     *bp = NULL;
@@ -141,6 +151,52 @@ static void reply_item(struct engine *e, struct engine_item *it)
                   "received_at", rec, "sla_due_at", due);
     tw_bus_publish(e->bus, "case.created", ev);
     json_decref(ev);
+}
+
+/* reply_op - answer one op with its outcome; publish what it queued */
+static void reply_op(struct engine *e, struct engine_op_item *it)
+{
+    json_t *r;
+    if (it->err != TW_E_NONE) {
+        tw_warn("%s: %s refused: %s: %s", it->key, it->op->name,
+                tw_errcode_name(it->err), it->msg);
+        r = tw_bus_reply_error(it->key, it->err, "%s", it->msg);
+        tw_bus_server_reply(e->bus, it->req, r);
+        json_decref(r);
+        return;
+    }
+    r = tw_bus_reply_ok(it->key, it->reply);
+    tw_bus_server_reply(e->bus, it->req, r);
+    json_decref(r);
+    size_t i;
+    json_t *ev;
+    json_array_foreach(it->events, i, ev)
+    {
+        tw_bus_publish(e->bus, json_string_value(json_object_get(ev, "topic")),
+                       json_object_get(ev, "data"));
+    }
+}
+
+/* take_op - an op other than intake joins the collecting batch; the
+ * handler validates its fields in the writer */
+static void take_op(struct engine *e, struct tw_bus_request *req,
+                    const struct engine_op *op, json_t *json, const char *key)
+{
+    if (op->needs_actor) {
+        json_t *a = json_object_get(json, "actor");
+        if (!json_is_string(a) || !*json_string_value(a)) {
+            reply_error(e, req, key, TW_E_INVALID,
+                        "actor: required (the staff member acting)");
+            return;
+        }
+    }
+    struct engine_op_item *it = &e->collect->ops[e->collect->nops++];
+    memset(it, 0, sizeof *it);
+    it->req = req;
+    it->op = op;
+    it->cmd = json_incref(json);
+    it->key = key; /* borrowed from cmd */
+    it->now = tw_clock_now();
 }
 
 /* take_intake - validate an intake into the collecting batch; 1 if it
@@ -205,11 +261,19 @@ static void take_request(struct engine *e, struct tw_bus_request *req)
         reply_ping(e, req, key);
     } else if (strcmp(op, "intake") == 0) {
         take_intake(e, req, json, key);
+    } else if (engine_op_find(op)) {
+        take_op(e, req, engine_op_find(op), json, key);
     } else {
         snprintf(msg, sizeof msg, "op \"%s\" is not served by this engine", op);
         reply_error(e, req, key, TW_E_UNKNOWN_OP, msg);
     }
-    json_decref(json); /* an intake holds its own reference */
+    json_decref(json); /* intakes and ops hold their own reference */
+}
+
+/* batch_size - the intakes and ops in B */
+static size_t batch_size(const struct engine_batch *b)
+{
+    return b->n + b->nops;
 }
 
 /* collect_waiting - take what is waiting in the socket, up to a full
@@ -218,7 +282,8 @@ static size_t collect_waiting(struct engine *e)
 {
     size_t max = (size_t)e->cfg->batch_max, taken = 0;
     struct tw_bus_request *req;
-    while (e->collect->n < max && e->collect->nreq < ENGINE_BATCH_LIMIT &&
+    while (batch_size(e->collect) < max &&
+           e->collect->nreq < ENGINE_BATCH_LIMIT &&
            tw_bus_server_recv(e->bus, &req) == TW_OK) {
         take_request(e, req);
         taken++;
@@ -229,11 +294,13 @@ static size_t collect_waiting(struct engine *e)
 /* dispatch - hand the collected batch to the writer if it is idle */
 static void dispatch(struct engine *e)
 {
-    if (e->writing || e->collect->n == 0)
+    if (e->writing || batch_size(e->collect) == 0)
         return;
     struct engine_batch *b = e->collect;
     snprintf(b->ref_prefix, sizeof b->ref_prefix, "%s",
              e->base->site_ref_prefix);
+    b->base = e->base;
+    b->cfg = e->cfg;
     if (zmq_send(e->pipe, &b, sizeof b, 0) != (int)sizeof b) {
         tw_error("cannot hand a batch to the writer: %s", zmq_strerror(errno));
         return;
@@ -243,22 +310,32 @@ static void dispatch(struct engine *e)
     e->spare = NULL;
 }
 
+static void reload(struct engine *e);
+
 /* finish - the writer handed a batch back: reply to everyone in it */
 static void finish(struct engine *e)
 {
     struct engine_batch *b = NULL;
     if (zmq_recv(e->pipe, &b, sizeof b, 0) != (int)sizeof b || !b)
         return;
-    /* Keep the database busy: the next batch goes before the replies. */
+    /* Keep the database busy: the next batch goes before the replies. A
+     * reload waits for this moment, when the writer holds no config. */
     e->writing = NULL;
+    if (e->reload_pending)
+        reload(e);
     dispatch(e);
     int created = 0;
     for (size_t i = 0; i < b->n; i++) {
         reply_item(e, &b->items[i]);
         created += b->items[i].err == TW_E_NONE && b->items[i].created;
     }
+    for (size_t i = 0; i < b->nops; i++) {
+        reply_op(e, &b->ops[i]);
+        if (b->ops[i].err == TW_E_NONE)
+            created += b->ops[i].outbox_rows;
+    }
     if (created) {
-        /* New acknowledgement rows wait in the outbox. */
+        /* New rows wait in the outbox. */
         json_t *hint = json_pack("{s:i}", "rows", created);
         tw_bus_publish(e->bus, "outbox.ready", hint);
         json_decref(hint);
@@ -281,7 +358,7 @@ static void drain(struct engine *e)
         collect_waiting(e);
         /* Requests answered at once (bad ones, pings) sit in the
          * collecting batch until it is reset. */
-        if (e->collect->n == 0) {
+        if (batch_size(e->collect) == 0) {
             batch_reset(e->collect);
             if (round > 0)
                 break;
@@ -293,9 +370,11 @@ static void drain(struct engine *e)
         finish(e);
 }
 
-/* reload - apply a new config from SIGHUP */
+/* reload - apply a new config from SIGHUP (only while the writer holds no
+ * batch, whose config pointers it reads) */
 static void reload(struct engine *e)
 {
+    e->reload_pending = 0;
     char intake[512], events[512];
     snprintf(intake, sizeof intake, "%s", e->base->bus_intake);
     snprintf(events, sizeof events, "%s", e->base->bus_events);
@@ -357,7 +436,7 @@ int engine_run(struct tw_daemon *d)
 
     for (;;) {
         /* A full collecting batch waits for the writer: stop reading. */
-        int room = e.collect->n < (size_t)e.cfg->batch_max &&
+        int room = batch_size(e.collect) < (size_t)e.cfg->batch_max &&
                    e.collect->nreq < ENGINE_BATCH_LIMIT;
         zmq_pollitem_t pi[3] = {
             {e.pipe, 0, ZMQ_POLLIN, 0},
@@ -370,7 +449,11 @@ int engine_run(struct tw_daemon *d)
             break;
         }
         int sig = tw_daemon_signals(d);
+        /* The writer reads the config a batch points to: reload only
+         * while it holds none. */
         if (sig & TW_SIG_RELOAD)
+            e.reload_pending = 1;
+        if (e.reload_pending && !e.writing)
             reload(&e);
         if (sig & TW_SIG_STOP || tw_daemon_stopping(d)) {
             drain(&e);
@@ -383,7 +466,7 @@ int engine_run(struct tw_daemon *d)
             finish(&e);
         if (room && (pi[2].revents & ZMQ_POLLIN))
             collect_waiting(&e);
-        if (e.collect->n == 0 && e.collect->nreq > 0)
+        if (batch_size(e.collect) == 0 && e.collect->nreq > 0)
             batch_reset(e.collect); /* only answered requests: free them */
         dispatch(&e);
     }

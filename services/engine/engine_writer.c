@@ -79,6 +79,14 @@ static void refuse_batch(struct engine_batch *b)
                  "the database is unavailable; try again");
         it->done = 1;
     }
+    for (size_t i = 0; i < b->nops; i++) {
+        struct engine_op_item *it = &b->ops[i];
+        if (it->err != TW_E_NONE)
+            continue;
+        it->err = TW_E_UNAVAILABLE;
+        snprintf(it->msg, sizeof it->msg,
+                 "the database is unavailable; try again");
+    }
 }
 
 /* writer_main - take batches, write them, hand them back */
@@ -108,9 +116,12 @@ static void *writer_main(void *arg)
             continue;
         if (!b)
             break; /* asked to stop */
-        if (engine_writer_ready(w))
-            engine_intake_batch(w, b);
-        else
+        if (engine_writer_ready(w)) {
+            if (b->n)
+                engine_intake_batch(w, b);
+            if (b->nops)
+                engine_ops_run(w, b);
+        } else
             refuse_batch(b);
         if (zmq_send(w->pipe, &b, sizeof b, 0) != (int)sizeof b)
             tw_error("writer: cannot hand a batch back: %s",
