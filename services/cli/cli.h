@@ -148,6 +148,10 @@ int cli_case_show(struct cli *c, const struct cli_verb *v, int argc,
 int cli_case_list(struct cli *c, const struct cli_verb *v, int argc,
                   char **argv);
 
+/* --- cli_mail.c -------------------------------------------------------- */
+int cli_mail_reprocess(struct cli *c, const struct cli_verb *v, int argc,
+                       char **argv);
+
 /* --- cli_csv.c: an RFC 4180 record reader -------------------------------- */
 
 struct cli_csv;

@@ -96,6 +96,10 @@ static const struct cli_verb verbs[] = {
      "  --limit N     at most N cases, newest first (default 50)\n"
      "  --json        print a JSON array\n",
      NULL},
+    {"mail", "reprocess", cli_mail_reprocess, "mail reprocess FILE|--all",
+     "Put quarantined mail (the email spool's failed/ folder) through the\n"
+     "email intake again; prints the case each message made.\n",
+     NULL},
 };
 
 /* Options every log-* verb takes (printed by its --help). */

@@ -16,6 +16,7 @@
 /* Every op the engine serves besides intake and ping. */
 static const struct engine_op ops[] = {
     {"note", engine_op_note, 1},
+    {"bounce", engine_op_bounce, 0},
     {NULL, NULL, 0},
 };
 

@@ -105,6 +105,7 @@ int engine_op_lock_case(struct engine_op_ctx *c, const char *ref,
                         struct engine_case *out);
 
 /* The handlers, one file each. */
-int engine_op_note(struct engine_op_ctx *c); /* engine_note.c */
+int engine_op_note(struct engine_op_ctx *c);   /* engine_note.c */
+int engine_op_bounce(struct engine_op_ctx *c); /* engine_mail.c */
 
 #endif
