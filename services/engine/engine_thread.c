@@ -120,11 +120,11 @@ static int subject_tag(const char *subject, const char *prefix, char *tag)
             continue;
         const char *d = r + pl + 1;
         int ok = 1;
-        for (int i = 0; i < 12 && ok; i++)
+        for (int i = 0; i < 11 && ok; i++) /* YYYY-NNNNNN */
             ok = i == 4 ? d[i] == '-' : isdigit((unsigned char)d[i]) != 0;
-        if (!ok || d[12] != ']')
+        if (!ok || d[11] != ']')
             continue;
-        snprintf(tag, TW_REF_MAX, "%.*s", (int)(pl + 13), r);
+        snprintf(tag, TW_REF_MAX, "%.*s", (int)(pl + 12), r);
         return 1;
     }
     return 0;

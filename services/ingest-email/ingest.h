@@ -128,6 +128,9 @@ void ingest_deliver_report(struct ingest_deliver *d, ingest_report_fn fn,
 void ingest_deliver_throttle(struct ingest_deliver *d, int on);
 /* ingest_deliver_add_spool - queue spool item NAME unless already known */
 void ingest_deliver_add_spool(struct ingest_deliver *d, const char *name);
+/* ingest_deliver_add_failed - queue quarantined NAME (reprocess): it is
+ * delivered from failed/ and removed from there once the engine has it */
+void ingest_deliver_add_failed(struct ingest_deliver *d, const char *name);
 /* ingest_deliver_scan - queue what waits in the spool's new/ and the
  * Maildir's new/; returns how many were new */
 long ingest_deliver_scan(struct ingest_deliver *d);
@@ -144,6 +147,11 @@ void ingest_deliver_poll(struct ingest_deliver *d, int64_t timeout);
 /* ingest_deliver_counters - the counts so far (borrowed) */
 const struct ingest_counters *
 ingest_deliver_counters(const struct ingest_deliver *d);
+
+/* ingest_quarantine_reason - replace quarantined NAME's reason file */
+__attribute__((warn_unused_result)) int
+ingest_quarantine_reason(struct tw_spool *sp, const char *name,
+                         const char *reason);
 
 /* --- ingest_imap.c --------------------------------------------------- */
 

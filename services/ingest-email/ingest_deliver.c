@@ -42,7 +42,7 @@
 #include "mail_parse.h"
 #include "mem.h"
 
-enum source { SRC_SPOOL, SRC_MAILDIR };
+enum source { SRC_SPOOL, SRC_MAILDIR, SRC_FAILED };
 
 struct item {
     char *id; /* spool name or Maildir file name */
@@ -189,6 +189,11 @@ void ingest_deliver_add_spool(struct ingest_deliver *d, const char *name)
     add(d, name, SRC_SPOOL);
 }
 
+void ingest_deliver_add_failed(struct ingest_deliver *d, const char *name)
+{
+    add(d, name, SRC_FAILED);
+}
+
 /* scan_maildir - queue the files in MAILDIR/new */
 static long scan_maildir(struct ingest_deliver *d)
 {
@@ -227,6 +232,8 @@ static char *item_path(const struct ingest_deliver *d, const struct item *it,
 {
     if (it->src == SRC_SPOOL)
         snprintf(buf, PATH_MAX, "%s/new/%s", tw_spool_dir(d->sp), it->id);
+    else if (it->src == SRC_FAILED)
+        snprintf(buf, PATH_MAX, "%s/failed/%s", tw_spool_dir(d->sp), it->id);
     else
         snprintf(buf, PATH_MAX, "%s/new/%s", d->maildir, it->id);
     return buf;
@@ -252,6 +259,14 @@ static void done(struct ingest_deliver *d, struct item *it, const char *what)
             tw_warn("%s: delivered but not removed from the spool; it will "
                     "be sent again (harmless)",
                     it->id);
+    } else if (it->src == SRC_FAILED) {
+        item_path(d, it, path);
+        char reason[PATH_MAX + 8];
+        snprintf(reason, sizeof reason, "%s.reason", path);
+        if (unlink(path) != 0 && errno != ENOENT)
+            tw_warn("%s: delivered but not removed from the quarantine: %s",
+                    it->id, strerror(errno));
+        unlink(reason);
     } else {
         char cur[PATH_MAX];
         item_path(d, it, path);
@@ -272,6 +287,8 @@ static void quarantine(struct ingest_deliver *d, struct item *it,
     int rc;
     if (it->src == SRC_SPOOL)
         rc = tw_spool_reject(d->sp, it->id, reason);
+    else if (it->src == SRC_FAILED)
+        rc = ingest_quarantine_reason(d->sp, it->id, reason);
     else
         rc = ingest_quarantine_file(d->sp, item_path(d, it, path), reason);
     if (rc == TW_TEMPFAIL) {

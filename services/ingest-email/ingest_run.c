@@ -16,8 +16,9 @@
  * up to drain_timeout for the answers still owed; anything unanswered stays
  * on disk for the next start. Signals are checked between short waits.
  *
- * --reprocess NAME|--all moves quarantined items back into the spool and
- * delivers exactly those, printing one line per item.
+ * --reprocess NAME|--all delivers quarantined items from failed/ itself
+ * (out of a running daemon's way), printing one line per item; what the
+ * engine takes leaves the quarantine, the rest stays with a fresh reason.
  */
 #include "ingest.h"
 
@@ -271,10 +272,10 @@ static int run_reprocess(struct tw_daemon *d, struct ingest_config *cfg)
             continue;
         if (*want && strcmp(e->d_name, want) != 0)
             continue;
-        if (tw_spool_retry(sp, e->d_name) == 1) {
-            ingest_deliver_add_spool(dl, e->d_name);
-            moved++;
-        }
+        /* Delivered from failed/ itself, so a running daemon never
+         * takes the same item at the same time. */
+        ingest_deliver_add_failed(dl, e->d_name);
+        moved++;
     }
     closedir(dir);
     if (moved == 0) {

@@ -266,3 +266,14 @@ int ingest_quarantine_file(struct tw_spool *sp, const char *path,
                 strerror(errno));
     return rc;
 }
+
+/* ingest_quarantine_reason - replace the reason of quarantined NAME */
+int ingest_quarantine_reason(struct tw_spool *sp, const char *name,
+                             const char *reason)
+{
+    if (write_reason(sp, name, reason) != 0) {
+        tw_error("%s: cannot write its reason: %s", name, strerror(errno));
+        return TW_TEMPFAIL;
+    }
+    return TW_OK;
+}
