@@ -90,7 +90,7 @@ static inline long wait_count(struct th *t, long want, int ms, const char *sql)
 /* count_files - regular files in DIR (not hidden, not *.reason) */
 static inline long count_files(const char *dir)
 {
-    char cmd[600];
+    char cmd[1400];
     snprintf(cmd, sizeof cmd,
              "find '%s' -maxdepth 1 -type f ! -name '.*' ! -name '*.reason' "
              "| wc -l",
