@@ -1,7 +1,10 @@
 /*
  * ingest.h - private interface between tawasul-ingest-email's parts:
- *   main.c              the config table, the mode options, the skeleton
- *   ingest_run.c        --pipe, the daemon loop, --reprocess
+ *   main.c              tawasul-ingest-email: --pipe, else exec the daemon
+ *   daemon_main.c       tawasul-ingest-email-daemon
+ *   ingest_config.c     the config table and the mode options
+ *   ingest_pipe.c       --pipe
+ *   ingest_run.c        the daemon loop, --reprocess
  *   ingest_deliver.c    items to the engine: parse, loop checks, commands,
  *                       acknowledging the source after the engine's ack
  *   ingest_store.c      reading input under a cap; spool and quarantine
@@ -57,8 +60,17 @@ struct ingest_config {
     const char *reprocess; /* a quarantined item's name, or "" for all */
 };
 
-/* ingest_run - the service (handed to tw_daemon_main) */
+/* The config table and the one config struct (ingest_config.c). */
+extern const struct tw_cfg_key ingest_keys[];
+extern struct ingest_config ingest_config;
+/* ingest_take_modes - move --pipe, --maildir DIR, --imap, --reprocess X
+ * from ARGV into ingest_config; the new argc, or -1 after a usage error */
+int ingest_take_modes(int argc, char **argv);
+
+/* ingest_run - the daemon and reprocess (handed to tw_daemon_main) */
 int ingest_run(struct tw_daemon *d);
+/* ingest_run_pipe - --pipe (ingest_pipe.c) */
+int ingest_run_pipe(struct tw_daemon *d);
 
 /* --- ingest_store.c -------------------------------------------------- */
 

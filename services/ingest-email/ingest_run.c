@@ -3,18 +3,14 @@
  *
  * DESIGN
  * ------
- * --pipe reads stdin into the spool and exits: 0 once the message (or, when
- * oversized, its quarantined copy) is on disk, 75 when it could not be
- * stored, so the MTA keeps it and tries again. It does not parse or talk to
- * the engine: the daemon does, so an MTA is never held up by the engine.
- *
- * The daemon (no option, --maildir DIR, --imap) is one loop: rescan the
- * spool and the Maildir when inotify says something arrived (or on the
- * scan interval, which also catches what inotify cannot see), poll the
- * IMAP mailbox on its interval, hand queued items to the deliverer and let
- * the bus client wait for answers. SIGTERM stops taking new items and waits
- * up to drain_timeout for the answers still owed; anything unanswered stays
- * on disk for the next start. Signals are checked between short waits.
+ * (--pipe is ingest_pipe.c.) The daemon (no option, --maildir DIR, --imap) is
+ * one loop: rescan the spool and the Maildir when inotify says something
+ * arrived (or on the scan interval, which also catches what inotify cannot
+ * see), poll the IMAP mailbox on its interval, hand queued items to the
+ * deliverer and let the bus client wait for answers. SIGTERM stops taking new
+ * items and waits up to drain_timeout for the answers still owed; anything
+ * unanswered stays on disk for the next start. Signals are checked between
+ * short waits.
  *
  * --reprocess NAME|--all delivers quarantined items from failed/ itself
  * (out of a running daemon's way), printing one line per item; what the
@@ -37,41 +33,6 @@
 #include "log.h"
 #include "mail_parse.h"
 #include "mem.h"
-
-/* run_pipe - stdin into the spool */
-static int run_pipe(const struct ingest_config *cfg)
-{
-    struct tw_spool *sp = tw_spool_open(cfg->spool);
-    if (!sp) {
-        fprintf(stderr,
-                "tawasul-ingest-email: cannot open the spool %s; "
-                "try again later\n",
-                cfg->spool);
-        return EX_TEMPFAIL;
-    }
-    struct ingest_sink *s = ingest_sink_new(sp, (size_t)cfg->max_message,
-                                            (size_t)cfg->quarantine_max);
-    int rc = ingest_read_fd(s, STDIN_FILENO);
-    int status = EX_OK;
-    char name[TW_SPOOL_NAME_MAX];
-    if (rc == TW_PERMFAIL) {
-        fprintf(stderr,
-                "tawasul-ingest-email: message too large (over %lld "
-                "bytes)\n",
-                (long long)cfg->quarantine_max);
-        ingest_sink_destroy(&s);
-        status = EX_DATAERR;
-    } else if (rc != TW_OK) {
-        ingest_sink_destroy(&s);
-        status = EX_TEMPFAIL;
-    } else if (ingest_sink_commit(&s, name) != TW_OK) {
-        status = EX_TEMPFAIL;
-    } else {
-        tw_debug("%s: spooled", name);
-    }
-    tw_spool_close(&sp);
-    return status;
-}
 
 /* watch - an inotify descriptor on the spool's and the Maildir's new/ (-1
  * when inotify is unavailable: the scan interval still finds everything) */
@@ -313,7 +274,7 @@ int ingest_run(struct tw_daemon *d)
     struct ingest_config *cfg = tw_daemon_config(d);
     switch (cfg->mode) {
     case INGEST_PIPE:
-        return run_pipe(cfg);
+        return ingest_run_pipe(d);
     case INGEST_REPROCESS:
         return run_reprocess(d, cfg);
     default:
