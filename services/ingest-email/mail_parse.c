@@ -52,6 +52,8 @@ struct walk {
     size_t reason_size;
 };
 
+static GIConv conv_get(const char *name);
+
 /* mail_init - g_mime_init once */
 void mail_init(void)
 {
@@ -59,6 +61,10 @@ void mail_init(void)
     if (!done) {
         g_mime_init();
         done = 1;
+        /* Keep the converters Arabic mail needs loaded. */
+        conv_get("CP1256");
+        conv_get("ISO-8859-6");
+        conv_get("ISO-8859-1");
     }
 }
 
@@ -123,25 +129,58 @@ static char *one_line(const char *s, size_t max)
     return r;
 }
 
+/* Converters to UTF-8, opened once per charset and kept for the process.
+ * Opening one per call made glibc load and unload its gconv module every
+ * time (dlopen, mmap, munmap), which cost more than the parse itself; a
+ * converter kept open also keeps the module loaded for GMime's own header
+ * decoding. The parser is used from one thread; this cache is not locked. */
+#define CONV_MAX 32
+static struct {
+    char name[48];
+    GIConv cd;
+} convs[CONV_MAX];
+static size_t nconvs;
+
+/* conv_get - the converter from NAME to UTF-8, (GIConv)-1 if unknown */
+static GIConv conv_get(const char *name)
+{
+    for (size_t i = 0; i < nconvs; i++)
+        if (!g_ascii_strcasecmp(convs[i].name, name))
+            return convs[i].cd;
+    GIConv cd = g_iconv_open("UTF-8", name);
+    if (nconvs < CONV_MAX && strlen(name) < sizeof convs[0].name) {
+        snprintf(convs[nconvs].name, sizeof convs[0].name, "%s", name);
+        convs[nconvs++].cd = cd; /* unknown ones too: not looked up again */
+    } else if (cd != (GIConv)-1) {
+        g_iconv_close(cd); /* a full cache: use once (rare) */
+        return (GIConv)-1;
+    }
+    return cd;
+}
+
 /* try_convert - LEN bytes of IN from CHARSET to UTF-8; NULL if iconv does
- * not know it or the bytes are not valid in it */
+ * not know the charset or the bytes are not valid in it */
 static char *try_convert(const char *in, size_t len, const char *charset)
 {
-    const char *name = g_mime_charset_iconv_name(charset);
-    gsize wrote = 0;
-    GError *err = NULL;
-    gchar *u = g_convert(in, (gssize)len, "UTF-8", name, NULL, &wrote, &err);
-    if (!u) {
-        g_clear_error(&err);
+    GIConv cd = conv_get(g_mime_charset_iconv_name(charset));
+    if (cd == (GIConv)-1)
+        return NULL;
+    g_iconv(cd, NULL, NULL, NULL, NULL); /* reset the shift state */
+    size_t size = 4 * len + 16, il = len, ol = size - 1;
+    char *out = tw_malloc(size), *ip = (char *)in, *op = out;
+    while (il > 0)
+        if (g_iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) {
+            free(out);
+            return NULL; /* invalid in this charset (or no room: odd) */
+        }
+    g_iconv(cd, NULL, NULL, &op, &ol);
+    *op = '\0';
+    size_t n = (size_t)(op - out);
+    if (!g_utf8_validate(out, (gssize)n, NULL) || strlen(out) != n) {
+        free(out);
         return NULL;
     }
-    if (!g_utf8_validate(u, (gssize)wrote, NULL) || memchr(u, 0, wrote)) {
-        g_free(u);
-        return NULL;
-    }
-    char *r = tw_strndup(u, wrote);
-    g_free(u);
-    return r;
+    return out;
 }
 
 /* is_ascii_charset - us-ascii and its aliases (or none given) */
@@ -158,6 +197,10 @@ static char *to_utf8(const char *in, size_t len, const char *charset,
 {
     char *r;
     int valid = g_utf8_validate(in, (gssize)len, NULL) && !memchr(in, 0, len);
+    if (valid && (!charset || is_ascii_charset(charset) ||
+                  !g_ascii_strcasecmp(charset, "utf-8") ||
+                  !g_ascii_strcasecmp(charset, "utf8")))
+        return tw_strndup(in, len);
     if (charset && !is_ascii_charset(charset) &&
         (r = try_convert(in, len, charset)) != NULL)
         return r;
