@@ -269,7 +269,8 @@ static int take_matches(struct engine_writer *w, const struct engine_batch *b,
         return st;
     st = TW_OK;
     for (int row = 0; row < PQntuples(r) && st == TW_OK; row++) {
-        struct engine_item *it = &items[atoi(PQgetvalue(r, row, 0))];
+        struct engine_item *it =
+            &items[strtol(PQgetvalue(r, row, 0), NULL, 10)];
         const char *status = PQgetvalue(r, row, 3);
         int ended = !strcmp(status, "resolved") || !strcmp(status, "closed");
         tw_time end = strtoll(PQgetvalue(r, row, 7), NULL, 10);

@@ -128,8 +128,8 @@ static int run_daemon(struct tw_daemon *d, struct ingest_config *cfg)
     int scan_now = 1;
     for (;;) {
         int sig = tw_daemon_signals(d);
-        if (sig & TW_SIG_RELOAD && tw_daemon_reload(d) == TW_OK)
-            base = tw_daemon_base(d);
+        if (sig & TW_SIG_RELOAD) /* structs replaced in place; bad: kept */
+            (void)tw_daemon_reload(d);
         tw_time now = tw_clock_mono();
         if (tw_daemon_stopping(d)) {
             if (!stop_by) {

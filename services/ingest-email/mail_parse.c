@@ -141,7 +141,10 @@ static struct {
 } convs[CONV_MAX];
 static size_t nconvs;
 
-/* conv_get - the converter from NAME to UTF-8, (GIConv)-1 if unknown */
+/* glib's failed converter; the one place its integer-to-pointer cast is */
+#define NO_CONV ((GIConv)-1) /* NOLINT(performance-no-int-to-ptr) */
+
+/* conv_get - the converter from NAME to UTF-8, NO_CONV if unknown */
 static GIConv conv_get(const char *name)
 {
     for (size_t i = 0; i < nconvs; i++)
@@ -151,9 +154,9 @@ static GIConv conv_get(const char *name)
     if (nconvs < CONV_MAX && strlen(name) < sizeof convs[0].name) {
         snprintf(convs[nconvs].name, sizeof convs[0].name, "%s", name);
         convs[nconvs++].cd = cd; /* unknown ones too: not looked up again */
-    } else if (cd != (GIConv)-1) {
-        g_iconv_close(cd); /* a full cache: use once (rare) */
-        return (GIConv)-1;
+    } else if (cd != NO_CONV) {
+        g_iconv_close(cd); /* a full cache: give up on it (rare) */
+        return NO_CONV;
     }
     return cd;
 }
@@ -163,7 +166,7 @@ static GIConv conv_get(const char *name)
 static char *try_convert(const char *in, size_t len, const char *charset)
 {
     GIConv cd = conv_get(g_mime_charset_iconv_name(charset));
-    if (cd == (GIConv)-1)
+    if (cd == NO_CONV)
         return NULL;
     g_iconv(cd, NULL, NULL, NULL, NULL); /* reset the shift state */
     size_t size = 4 * len + 16, il = len, ol = size - 1;
@@ -972,7 +975,7 @@ char *mail_key(const char *message_id, char *buf)
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)message_id,
                        strlen(message_id));
-    memcpy(buf, "email:", 6);
+    memcpy(buf, "email:", 7);
     sodium_bin2hex(buf + 6, 65, h, sizeof h);
     return buf;
 }
