@@ -542,15 +542,19 @@ static int take(struct ingest_deliver *d, struct item *it)
         return 1;
     }
     d->n.taken++;
+    /* The config's list is counted, GMime wants it NULL-terminated; built
+     * here each time, since a reload frees the strings. */
+    const char *fb[17];
+    size_t nfb = 0;
+    for (size_t i = 0; i < d->cfg->fallback_charsets.n && nfb < 16; i++)
+        fb[nfb++] = d->cfg->fallback_charsets.v[i];
+    fb[nfb] = NULL;
     struct mail_limits lim = {
         .max_body = (size_t)d->cfg->max_body,
         .max_attachments = (size_t)d->cfg->max_attachments,
         .max_attachment = (size_t)d->cfg->max_attachment,
         .max_subject = (size_t)d->cfg->max_subject,
-        .fallback_charsets =
-            d->cfg->fallback_charsets.n
-                ? (const char *const *)d->cfg->fallback_charsets.v
-                : NULL,
+        .fallback_charsets = nfb ? fb : NULL,
     };
     char why[TW_MSG_MAX];
     if (mail_parse(data, len, &lim, &m, why, sizeof why) != TW_OK) {
