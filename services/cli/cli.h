@@ -183,6 +183,9 @@ int cli_outbox_show(struct cli *c, const struct cli_verb *v, int argc,
                     char **argv);
 int cli_outbox_retry(struct cli *c, const struct cli_verb *v, int argc,
                      char **argv);
+/* --- cli_mail.c -------------------------------------------------------- */
+int cli_mail_reprocess(struct cli *c, const struct cli_verb *v, int argc,
+                       char **argv);
 
 /* --- cli_csv.c: an RFC 4180 record reader -------------------------------- */
 

@@ -176,6 +176,10 @@ static const struct cli_verb verbs[] = {
      NULL},
     {"outbox", "retry", cli_outbox_retry, "outbox retry ID",
      "Queue a failed email again (after fixing the address, say).\n", NULL},
+    {"mail", "reprocess", cli_mail_reprocess, "mail reprocess FILE|--all",
+     "Put quarantined mail (the email spool's failed/ folder) through the\n"
+     "email intake again; prints the case each message made.\n",
+     NULL},
 };
 
 /* Options every log-* verb takes (printed by its --help). */

@@ -36,6 +36,16 @@ struct engine_config {
     int64_t max_attachments;
     int64_t max_attachment;
     int64_t batch_max;
+    int64_t reopen_within; /* usec: a reply reopens a resolved case */
+};
+
+/* How an email intake threaded onto an existing case (engine_thread.c). */
+struct engine_thread {
+    int threaded;            /* a message on an existing case, not a case */
+    int added;               /* ... added now (not a resend): publish it */
+    int reopened;            /* ... which it reopened */
+    int deferred;            /* waits for a case made earlier in its batch */
+    char linked[TW_REF_MAX]; /* a new case for a reply to this old one */
 };
 
 /* One intake in a batch, with its outcome. */
@@ -54,6 +64,7 @@ struct engine_item {
     char ref[TW_REF_MAX];
     enum tw_errcode err; /* TW_E_NONE on success */
     char msg[TW_MSG_MAX];
+    struct engine_thread thread; /* email threading (engine_thread.c) */
 };
 
 /* One op other than intake (engine_ops.h), with its outcome. */
@@ -139,5 +150,19 @@ void engine_sla_sweep_batch(struct engine_writer *w, struct engine_batch *b);
 /* engine_ops_run - run the batch's ops, each in a transaction of its own,
  * after its intakes, and fill each op's outcome (writer thread only) */
 void engine_ops_run(struct engine_writer *w, struct engine_batch *b);
+
+/* engine_thread_batch - thread the batch's email replies (engine_thread.c):
+ * each intake whose message matches a stored Message-ID, or whose subject
+ * tag names a case of the sender's, becomes a message on that case (done,
+ * threaded). PASS 0 runs before new cases are written and defers replies
+ * to mail in the same batch; PASS 1 runs after, for those. TW_OK or a
+ * failure (the batch is rolled back). */
+int engine_thread_batch(struct engine_writer *w, const struct engine_batch *b,
+                        struct engine_item *items, size_t n, tw_time now,
+                        int pass);
+/* engine_store_attachments - the attachments of IT's message MSG_ID
+ * (engine_intake.c) */
+int engine_store_attachments(struct engine_writer *w,
+                             const struct engine_item *it, const char *msg_id);
 
 #endif

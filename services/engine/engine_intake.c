@@ -313,6 +313,9 @@ static json_t *item_json(size_t ord, const struct engine_item *it)
         json_object_set_new(contact, "phone", json_string(in->member_phone));
     if (in->member_lang)
         json_object_set_new(contact, "lang", json_string(in->member_lang));
+    if (it->thread.linked[0]) /* a late reply to an old case */
+        json_object_set_new(contact, "linked_case",
+                            json_string(it->thread.linked));
     json_t *j = json_pack(
         "{s:I, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s?, s:s?,"
         " s:s?, s:s?, s:s?, s:o, s:s?, s:s?, s:s?, s:s?}",
@@ -331,8 +334,8 @@ static json_t *item_json(size_t ord, const struct engine_item *it)
     return j;
 }
 
-/* store_attachments - step 4: the attachments of IT's message MSG_ID */
-static int store_attachments(struct engine_writer *w,
+/* engine_store_attachments - step 4: the attachments of IT's message */
+int engine_store_attachments(struct engine_writer *w,
                              const struct engine_item *it, const char *msg_id)
 {
     for (size_t i = 0; i < it->in.nattachments; i++) {
@@ -389,7 +392,7 @@ static int insert_new(struct engine_writer *w, const struct key_index *x,
         it->verified = PQgetvalue(r, row, 2)[0] == 't';
         it->done = 1;
         if (it->in.nattachments)
-            st = store_attachments(w, it, PQgetvalue(r, row, 3));
+            st = engine_store_attachments(w, it, PQgetvalue(r, row, 3));
     }
     PQclear(r);
     return st;
@@ -404,6 +407,14 @@ static int write_batch(struct engine_writer *w, const struct engine_batch *b,
     int st = tw_db_begin(w->db);
     if (st == TW_OK)
         st = find_existing(w, x, items, n);
+    if (st == TW_OK)
+        st = engine_thread_batch(w, b, items, n, now, 0);
+    if (st == TW_OK)
+        st = reserve_refs(w, b, items, n);
+    if (st == TW_OK)
+        st = insert_new(w, x, items, n, now);
+    if (st == TW_OK) /* replies to mail that came in this same batch */
+        st = engine_thread_batch(w, b, items, n, now, 1);
     if (st == TW_OK)
         st = reserve_refs(w, b, items, n);
     if (st == TW_OK)
@@ -425,6 +436,7 @@ static void reset_items(struct engine_item *items, size_t n)
         items[i].created = 0;
         items[i].verified = 0;
         items[i].ref[0] = '\0';
+        memset(&items[i].thread, 0, sizeof items[i].thread);
     }
 }
 

@@ -159,6 +159,35 @@ static void reply_ping(struct engine *e, const struct tw_bus_request *req,
     json_decref(f);
 }
 
+/* thread_reply_fields - a threaded intake's reply fields (engine_thread.c's
+ * outcome): "threaded", "reopened", "linked_case" */
+static void thread_reply_fields(const struct engine_item *it, json_t *f)
+{
+    if (it->thread.threaded)
+        json_object_set_new(f, "threaded", json_true());
+    if (it->thread.reopened)
+        json_object_set_new(f, "reopened", json_true());
+    if (it->thread.linked[0])
+        json_object_set_new(f, "linked_case", json_string(it->thread.linked));
+}
+
+/* publish_thread - a message added to a case (and its reopening) */
+static void publish_thread(struct engine *e, const struct engine_item *it)
+{
+    tw_info("%s: message received key=%s%s", it->ref, it->in.key,
+            it->thread.reopened ? " (case reopened)" : "");
+    json_t *ev = json_pack("{s:s, s:s, s:s?, s:b}", "case", it->ref, "channel",
+                           it->in.channel, "message_id", it->in.msg_id,
+                           "reopened", it->thread.reopened);
+    tw_bus_publish(e->bus, "case.message", ev);
+    json_decref(ev);
+    if (it->thread.reopened) {
+        ev = json_pack("{s:s, s:s}", "case", it->ref, "status", "new");
+        tw_bus_publish(e->bus, "case.status", ev);
+        json_decref(ev);
+    }
+}
+
 /* reply_item - answer one intake with its outcome; publish a new case */
 static void reply_item(struct engine *e, struct engine_item *it)
 {
@@ -175,10 +204,13 @@ static void reply_item(struct engine *e, struct engine_item *it)
     json_t *f = json_pack("{s:s, s:b, s:s, s:s, s:b}", "case", it->ref,
                           "created", it->created, "received_at", rec,
                           "sla_due_at", due, "verified", it->verified);
+    thread_reply_fields(it, f);
     r = tw_bus_reply_ok(it->in.key, f);
     json_decref(f);
     tw_bus_server_reply(e->bus, it->req, r);
     json_decref(r);
+    if (it->thread.added)
+        publish_thread(e, it);
     if (!it->created)
         return;
     tw_info("%s: case created channel=%s key=%s verified=%s due=%s", it->ref,
@@ -379,7 +411,8 @@ static void finish(struct engine *e)
     int created = 0;
     for (size_t i = 0; i < b->n; i++) {
         reply_item(e, &b->items[i]);
-        created += b->items[i].err == TW_E_NONE && b->items[i].created;
+        created += b->items[i].err == TW_E_NONE &&
+                   (b->items[i].created || b->items[i].thread.reopened);
     }
     for (size_t i = 0; i < b->nops; i++) {
         reply_op(e, &b->ops[i]);

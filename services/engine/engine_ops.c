@@ -23,6 +23,7 @@ static const struct engine_op ops[] = {
     {"sla_sweep", engine_op_sla_sweep, 1},
     {"sla_recompute", engine_op_sla_recompute, 1},
     {"survey", engine_op_survey, 0},
+    {"bounce", engine_op_bounce, 0},
     {NULL, NULL, 0},
 };
 

@@ -130,5 +130,7 @@ int engine_op_sla_sweep(struct engine_op_ctx *c);
 int engine_op_sla_recompute(struct engine_op_ctx *c);
 /* engine_survey.c: a member rates the service */
 int engine_op_survey(struct engine_op_ctx *c);
+/* engine_mail.c: a delivery report on mail we sent */
+int engine_op_bounce(struct engine_op_ctx *c);
 
 #endif

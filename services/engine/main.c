@@ -32,6 +32,10 @@ static const struct tw_cfg_key engine_keys[] = {
       INT64_C(1) << 30, "largest attachment"),
     K("engine.batch_max", TW_CFG_INT, batch_max, "500", 1, 10000,
       "intakes committed together at most"),
+    K("cases.reopen_within", TW_CFG_DURATION, reopen_within, "30d", 0,
+      3650 * 86400 * INT64_C(1000000),
+      "an email reply this soon after a case is resolved or closed reopens "
+      "it; later, it opens a new case linked to the old one"),
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL, NULL},
 };
 

@@ -73,6 +73,7 @@ struct sample_config {
     int64_t batch_max;
     char *actor;
     int64_t timeout;
+    int64_t reopen_within;
 };
 
 #define SAMPLE(f) offsetof(struct sample_config, f)
@@ -94,6 +95,8 @@ static const struct tw_cfg_key sample_keys[] = {
      NULL, ""},
     {"cli.timeout", TW_CFG_DURATION, SAMPLE(timeout), "30s", TW_SEC, TW_HOUR,
      NULL, NULL, ""},
+    {"cases.reopen_within", TW_CFG_DURATION, SAMPLE(reopen_within), "30d", 0,
+     3650 * TW_DAY, NULL, NULL, ""},
     {NULL, TW_CFG_STRING, 0, NULL, 0, 0, NULL, NULL, NULL},
 };
 
