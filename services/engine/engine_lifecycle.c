@@ -788,3 +788,31 @@ out:
     info_free(&i);
     return st;
 }
+
+/* engine_lifecycle_reopen - see engine_ops.h */
+int engine_lifecycle_reopen(struct engine_op_ctx *c, const char *ref,
+                            const char *reason, const char *message_id)
+{
+    struct engine_case k;
+    struct case_info i;
+    memset(&i, 0, sizeof i);
+    int st = engine_op_lock_case(c, ref, &k);
+    if (st == TW_OK)
+        st = info_load(c, &k, &i);
+    if (st == TW_OK) {
+        const struct tw_transition *t = tw_transition_find(k.status, "new");
+        if (!t || strcmp(t->verb, "reopen") != 0) {
+            st = engine_op_fail(c, TW_E_CONFLICT, "case %s is %s, not reopened",
+                                k.ref, k.status);
+        } else {
+            json_t *detail = json_pack("{s:s, s:s?}", "reason", reason,
+                                       "message_id", message_id);
+            json_t *params = json_pack("{s:s}", "reason", reason);
+            st = apply_move(c, &k, &i, t, detail, params);
+            json_decref(detail);
+            json_decref(params);
+        }
+    }
+    info_free(&i);
+    return st;
+}

@@ -128,6 +128,12 @@ int engine_op_decide(struct engine_op_ctx *c);
 /* engine_sla.c: the sweeper and recompute by hand */
 int engine_op_sla_sweep(struct engine_op_ctx *c);
 int engine_op_sla_recompute(struct engine_op_ctx *c);
+/* engine_lifecycle_reopen - a member's reply reopens the resolved or
+ * closed case REF: the same move as a staff reopen (the stopped clock time
+ * becomes a pause, event, "reopened" email), made by C's actor inside the
+ * caller's transaction (engine_thread.c) */
+int engine_lifecycle_reopen(struct engine_op_ctx *c, const char *ref,
+                            const char *reason, const char *message_id);
 /* engine_survey.c: a member rates the service */
 int engine_op_survey(struct engine_op_ctx *c);
 /* engine_mail.c: a delivery report on mail we sent */

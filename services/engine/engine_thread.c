@@ -85,19 +85,6 @@ static const char sql_received[] =
     "  jsonb_build_object('message', $3::bigint, 'message_id', $4::text,"
     "    'from', $5::text, 'key', $6::text))";
 
-static const char sql_reopen[] =
-    "WITH u AS (UPDATE tawasul.cases SET status = 'new', closed_at = NULL,"
-    "    updated_at = $2 WHERE id = $1::bigint),"
-    " ev AS (INSERT INTO tawasul.case_events (case_id, at, actor, kind,"
-    "    from_status, to_status, detail)"
-    "  VALUES ($1::bigint, $2, 'intake:email', 'reopened', $3, 'new',"
-    "    jsonb_build_object('reason', $4::text, 'message_id', $5::text)))"
-    "INSERT INTO tawasul.outbox (case_id, event, recipient, lang, template,"
-    "  params, created_at, next_attempt_at)"
-    " VALUES ($1::bigint, 'case.status', $6, coalesce($7, 'ar'), 'reopened',"
-    "  jsonb_build_object('ref', $8::text, 'subject', $9::text,"
-    "    'name', $10::text, 'reason', $4::text), $2, $2)";
-
 #define REOPEN_REASON "the member replied by email"
 
 /* candidate - whether IT may be a reply worth looking up */
@@ -239,21 +226,32 @@ static int add_message(struct engine_writer *w, struct engine_item *it,
     return TW_OK;
 }
 
-/* reopen - the case at ROW of R goes back to new, with an email */
-static int reopen(struct engine_writer *w, PGresult *r, int row,
-                  const struct engine_item *it, tw_time now)
+/* reopen - the case at ROW of R goes back to new through the status
+ * machine's own reopen (engine_lifecycle.c), so its SLA clock, audit event
+ * and email are the same as when staff reopen it */
+static int reopen(struct engine_writer *w, const struct engine_batch *b,
+                  PGresult *r, int row, const struct engine_item *it,
+                  tw_time now)
 {
-    char nowp[TW_TIME_ISO_MAX];
-    tw_db_time_param(now, nowp);
-    const char *email = value(r, row, 8) ? value(r, row, 8) : value(r, row, 13);
-    if (!email)
-        email = it->in.member_email;
-    const char *name = value(r, row, 9) ? value(r, row, 9) : value(r, row, 12);
-    const char *p[] = {
-        value(r, row, 1),  nowp,  value(r, row, 3),  REOPEN_REASON,
-        it->in.msg_id,     email, value(r, row, 10), value(r, row, 2),
-        value(r, row, 11), name};
-    return tw_db_exec(w->db, sql_reopen, 10, p);
+    struct engine_op_ctx c = {
+        .db = w->db,
+        .base = b->base,
+        .cfg = b->cfg,
+        .policy = b->policy,
+        .op = "intake",
+        .key = it->in.key,
+        .actor = "intake:email",
+        .now = now,
+        .reply = json_object(),
+        .events = json_array(),
+    };
+    int st = engine_lifecycle_reopen(&c, value(r, row, 2), REOPEN_REASON,
+                                     it->in.msg_id);
+    if (st == TW_PERMFAIL)
+        tw_warn("%s: not reopened: %s", value(r, row, 2), c.msg);
+    json_decref(c.reply);
+    json_decref(c.events); /* engine_loop.c publishes case.status itself */
+    return st;
 }
 
 /* take_matches - look up CANDS (JSON input) and thread what matched */
@@ -281,7 +279,7 @@ static int take_matches(struct engine_writer *w, const struct engine_batch *b,
             continue;
         }
         if (ended) {
-            st = reopen(w, r, row, it, now);
+            st = reopen(w, b, r, row, it, now);
             it->thread.reopened = st == TW_OK;
         }
         if (st == TW_OK)

@@ -287,7 +287,10 @@ static void replies_reopen_or_link_resolved_cases(void **state)
                               "SELECT count(*) FROM case_events e JOIN"
                               " messages m ON m.case_id = e.case_id WHERE"
                               " m.message_id = 'first.r@x' AND e.kind ="
-                              " 'reopened' AND e.to_status = 'new'"),
+                              " 'status' AND e.from_status = 'resolved'"
+                              " AND e.to_status = 'new'"
+                              " AND e.actor = 'intake:email'"
+                              " AND e.detail->>'message_id' = 're.first@x'"),
                      1);
     assert_int_equal(th_count(&f->t,
                               "SELECT count(*) FROM outbox o JOIN messages m"
