@@ -29,6 +29,8 @@ const char *const tw_channels[] = {"email",   "web",    "phone", "letter",
 const char *const tw_kinds[] = {"inquiry", "request", "complaint", "suggestion",
                                 NULL};
 const char *const tw_langs[] = {"ar", "en", NULL};
+const char *const tw_attestations[] = {"signed_letter", "web_checkbox",
+                                       "verbal_phone", "in_person", NULL};
 
 static const char *const ops[] = {"intake", "append", "transition", "assign",
                                   "note", "decide", "attest", "survey",
@@ -39,7 +41,7 @@ static const char *const ops[] = {"intake", "append", "transition", "assign",
 static const char *const intake_fields[] = {
     "v",        "op",      "key",         "channel",     "kind",
     "category", "subject", "body",        "received_at", "actor",
-    "member",   "message", "attachments", NULL};
+    "member",   "message", "attachments", "attestation", NULL};
 static const char *const member_fields[] = {"number", "email", "phone",
                                             "name",   "lang",  NULL};
 static const char *const message_fields[] = {"from", "message_id",
@@ -569,7 +571,8 @@ static int check_intake(json_t *j, const struct tw_bus_part *parts, size_t n,
         field_str(j, "", "subject", 1, &out->subject, code, msg) ||
         field_str(j, "", "body", 0, &out->body, code, msg) ||
         field_str(j, "", "received_at", 0, &at, code, msg) ||
-        field_str(j, "", "actor", 0, &out->actor, code, msg))
+        field_str(j, "", "actor", 0, &out->actor, code, msg) ||
+        field_str(j, "", "attestation", 0, &out->attestation, code, msg))
         return TW_PERMFAIL;
     if (!key_ok(out->key))
         return fail(code, TW_E_INVALID, msg,
@@ -589,6 +592,10 @@ static int check_intake(json_t *j, const struct tw_bus_part *parts, size_t n,
         return fail(code, TW_E_INVALID, msg, "kind: %s is not one of %s",
                     show(out->kind, q, sizeof q),
                     list_names(tw_kinds, names, sizeof names));
+    if (out->attestation && !tw_name_in(tw_attestations, out->attestation))
+        return fail(code, TW_E_INVALID, msg, "attestation: %s is not one of %s",
+                    show(out->attestation, q, sizeof q),
+                    list_names(tw_attestations, names, sizeof names));
     if (!out->body)
         out->body = "";
     if (check_category(out, lim, code, msg) || check_text(out, lim, code, msg))

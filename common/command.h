@@ -17,6 +17,8 @@
  *   member    {"number","email","phone","name","lang"}        (all optional)
  *   message   {"from","message_id","in_reply_to","references"} (optional)
  *   attachments [{"name","type"}], one per extra frame, in order
+ *   attestation  how the applicant attested with the request, e.g.
+ *                "web_checkbox" (optional; see tw_attestations)
  * Unknown fields are an error, so a typo never silently drops data.
  */
 #ifndef TW_COMMAND_H
@@ -36,6 +38,9 @@
 extern const char *const tw_channels[]; /* NULL-terminated */
 extern const char *const tw_kinds[];
 extern const char *const tw_langs[];
+/* How an applicant attests that what they gave is correct and that they are
+ * responsible for it (DESIGN.md "Case lifecycle": the committee gate). */
+extern const char *const tw_attestations[];
 /* tw_name_in - whether NAME is one of LIST's entries */
 int tw_name_in(const char *const *list, const char *name);
 
@@ -69,6 +74,7 @@ struct tw_intake {
     const char *member_number, *member_email, *member_phone, *member_name,
         *member_lang; /* each NULL if not given; phone normalized */
     const char *msg_from, *msg_id, *msg_in_reply_to, *msg_references;
+    const char *attestation; /* one of tw_attestations, NULL if none */
     struct tw_intake_attachment *attachments; /* owned array */
     size_t nattachments;
     char *phone_buf; /* owned storage for the normalized phone */

@@ -66,7 +66,7 @@ static const char sql_insert[] =
     "    due_at timestamptz, warn_at timestamptz, actor text, number text, "
     "email text,"
     "    phone text, lang text, contact jsonb, msg_from text, msg_id text,"
-    "    in_reply_to text, refs text)"
+    "    in_reply_to text, refs text, attestation text)"
     "), matched AS ("
     "  SELECT i.*, m.id AS member_id, m.email AS m_email, m.lang AS m_lang,"
     "    m.name AS m_name"
@@ -84,14 +84,18 @@ static const char sql_insert[] =
     "  INSERT INTO tawasul.cases (ref, intake_key, member_id, verified,"
     "    contact, channel, kind, category, subject, status, created_by,"
     "    received_at, sla_due_at, sla_warn_at, first_response_at,"
-    "    first_response_minutes, updated_at)"
+    "    first_response_minutes, attested_at, attestation, updated_at)"
     "  SELECT ref, key, member_id, member_id IS NOT NULL, contact, channel,"
     "    kind, category, subject, 'new', actor, received_at, due_at, warn_at,"
     /* a call or visit logged by staff is itself the first response */
     "    CASE WHEN actor IS NOT NULL AND channel IN ('phone', 'walk_in')"
     "      THEN received_at END,"
     "    CASE WHEN actor IS NOT NULL AND channel IN ('phone', 'walk_in')"
-    "      THEN 0 END, $2"
+    "      THEN 0 END,"
+    /* the applicant attested with the request (the web form's checkbox) */
+    "    CASE WHEN attestation IS NOT NULL THEN received_at END,"
+    "    CASE WHEN attestation IS NOT NULL THEN jsonb_build_object('by',"
+    "      coalesce(actor, 'intake:' || channel), 'how', attestation) END, $2"
     "  FROM matched ORDER BY ord"
     "  ON CONFLICT (intake_key) DO NOTHING"
     "  RETURNING id, intake_key, ref, member_id"
@@ -101,7 +105,7 @@ static const char sql_insert[] =
     "  SELECT c.id, $2, coalesce(m.actor, 'intake:' || m.channel), 'created',"
     "    'new', jsonb_build_object('channel', m.channel, 'key', m.key,"
     "      'verified', c.member_id IS NOT NULL, 'received_at', m.received_at,"
-    "      'sla_due_at', m.due_at)"
+    "      'sla_due_at', m.due_at, 'attestation', m.attestation)"
     "  FROM c JOIN matched m ON m.key = c.intake_key"
     "), msg AS ("
     "  INSERT INTO tawasul.messages (case_id, at, direction, channel, author,"
@@ -331,6 +335,8 @@ static json_t *item_json(size_t ord, const struct engine_item *it)
     if (it->warn_at != TW_TIME_NEVER && it->warn_at > 0)
         json_object_set_new(j, "warn_at",
                             json_string(tw_db_time_param(it->warn_at, warn)));
+    if (in->attestation)
+        json_object_set_new(j, "attestation", json_string(in->attestation));
     return j;
 }
 

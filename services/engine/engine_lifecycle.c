@@ -737,15 +737,13 @@ out:
 int engine_op_attest(struct engine_op_ctx *c)
 {
     static const char *const fields[] = {"case", "how", "note", NULL};
-    static const char *const hows[] = {"signed_letter", "web_checkbox",
-                                       "verbal_phone", "in_person", NULL};
     if (engine_op_fields(c, fields) != TW_OK)
         return TW_PERMFAIL;
     const char *how = engine_op_str(c, "how", 1);
     const char *note = text_field(c, "note", 0);
     if (c->code != TW_E_NONE)
         return TW_PERMFAIL;
-    if (!tw_name_in(hows, how))
+    if (!tw_name_in(tw_attestations, how))
         return engine_op_fail(c, TW_E_INVALID,
                               "how: signed_letter, web_checkbox, verbal_phone "
                               "or in_person");

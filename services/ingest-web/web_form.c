@@ -236,22 +236,15 @@ json_t *web_form_command(const struct web *w, const struct web_form *f,
         member, "lang",
         json_string(f->lang && strcmp(f->lang, "en") == 0 ? "en" : "ar"));
     const struct web_category *cat = web_category_find(w, f->v[F_CATEGORY]);
-    char *body;
-    if (f->v[F_ATTEST] && strcmp(f->v[F_ATTEST], "yes") == 0 && cat &&
-        cat->attest)
-        /* Until the engine takes an attestation with an intake, staff read
-         * it in the request itself. */
-        body = tw_asprintf("%s\n\n-- %s / %s", f->v[F_BODY],
-                           web_text(WEB_AR, "attest_note"),
-                           web_text(WEB_EN, "attest_note"));
-    else
-        body = tw_strdup(f->v[F_BODY]);
     json_t *cmd =
         json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "v", 1, "op",
                   "intake", "key", key, "channel", "web", "kind", f->v[F_KIND],
-                  "subject", f->v[F_SUBJECT], "body", body, "received_at",
-                  tw_time_iso(now, 1, rec), "member", member);
-    free(body);
+                  "subject", f->v[F_SUBJECT], "body", f->v[F_BODY],
+                  "received_at", tw_time_iso(now, 1, rec), "member", member);
+    /* The checkbox is the applicant's attestation (the committee gate). */
+    if (f->v[F_ATTEST] && strcmp(f->v[F_ATTEST], "yes") == 0 && cat &&
+        cat->attest)
+        json_object_set_new(cmd, "attestation", json_string("web_checkbox"));
     if (cat)
         json_object_set_new(cmd, "category", json_string(cat->name));
     if (f->nfiles > 0) {

@@ -70,10 +70,6 @@ static const char *const texts[][3] = {
      "مطلوب لطلبات الخدمة في التصنيفات التي تعرض على لجنة البحث.",
      "Required for service requests in categories the research committee "
      "decides."},
-    {"attest_note",
-     "أقر مقدم الطلب في نموذج الموقع بأن المعلومات صحيحة وأنه مسؤول عنها",
-     "The applicant confirmed on the web form that the information is correct "
-     "and that they are responsible for it"},
     {"submit", "إرسال الطلب", "Send request"},
     {"errors_title", "يرجى تصحيح ما يلي", "Please correct the following"},
     {"err_text", "يحتوي النص على رموز لا يمكن قبولها.",

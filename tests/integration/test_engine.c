@@ -229,6 +229,10 @@ static void bad_input_is_refused_and_nothing_written(void **state)
          "\"channel\":\"phone\",\"subject\":\"s\","
          "\"received_at\":\"2099-01-01T00:00:00+03:00\"}",
          "invalid", "received_at", NULL, 0},
+        {"{\"v\":1,\"op\":\"intake\",\"key\":\"k:attest\","
+         "\"channel\":\"web\",\"subject\":\"s\","
+         "\"attestation\":\"winked\"}",
+         "invalid", "attestation", NULL, 0},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         json_t *r = send_raw(t, bad[i].text, bad[i].att, bad[i].att_len);
@@ -241,6 +245,41 @@ static void bad_input_is_refused_and_nothing_written(void **state)
     }
     assert_int_equal(th_count(t, "SELECT count(*) FROM cases"), cases_before);
     assert_int_equal(th_count(t, "SELECT count(*) FROM messages"), msgs_before);
+}
+
+static void attestation_with_the_request_is_recorded(void **state)
+{
+    struct th *t = *state;
+    json_t *cmd = th_intake("test:attested", "attested on the web");
+    json_object_set_new(cmd, "channel", json_string("web"));
+    json_object_set_new(cmd, "attestation", json_string("web_checkbox"));
+    json_t *r = th_call(t, cmd, 10000);
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    char ref[32];
+    snprintf(ref, sizeof ref, "%s", reply_str(r, "case"));
+    json_decref(r);
+    assert_int_equal(th_count(t,
+                              "SELECT count(*) FROM cases WHERE ref = '%s'"
+                              " AND attested_at = received_at"
+                              " AND attestation->>'how' = 'web_checkbox'"
+                              " AND attestation->>'by' = 'intake:web'",
+                              ref),
+                     1);
+    assert_int_equal(th_count(t,
+                              "SELECT count(*) FROM case_events e JOIN cases c"
+                              " ON c.id = e.case_id WHERE c.ref = '%s' AND"
+                              " e.kind = 'created' AND"
+                              " e.detail->>'attestation' = 'web_checkbox'",
+                              ref),
+                     1);
+    /* without one, nothing is attested */
+    r = th_call(t, th_intake("test:not-attested", "no checkbox"), 10000);
+    assert_int_equal(th_count(t,
+                              "SELECT count(*) FROM cases WHERE ref = '%s'"
+                              " AND attested_at IS NULL",
+                              reply_str(r, "case")),
+                     1);
+    json_decref(r);
 }
 
 static void attachments_are_stored_with_their_hash(void **state)
@@ -519,6 +558,7 @@ int main(void)
         cmocka_unit_test(same_key_twice_is_one_case),
         cmocka_unit_test(members_matched_by_number_email_phone),
         cmocka_unit_test(bad_input_is_refused_and_nothing_written),
+        cmocka_unit_test(attestation_with_the_request_is_recorded),
         cmocka_unit_test(attachments_are_stored_with_their_hash),
         cmocka_unit_test(four_clients_fifty_each_make_two_hundred_cases),
         cmocka_unit_test(engine_killed_mid_stream_loses_and_duplicates_nothing),
