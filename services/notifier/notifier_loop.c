@@ -212,6 +212,29 @@ static void log_outcome(struct notifier *n, const struct mail *m)
     }
 }
 
+/* thread_in_batch - when an earlier row of this batch goes to the same
+ * person about the same case (say an acknowledgement and, a second later,
+ * a request for information), that one is M's parent: the claim looked the
+ * parent up before either had been sent */
+static void thread_in_batch(struct mail *mails, int i)
+{
+    struct mail *m = &mails[i];
+    if (!m->case_id || !m->recipient)
+        return;
+    for (int j = i - 1; j >= 0; j--) {
+        const struct mail *p = &mails[j];
+        if (p->case_id != m->case_id || !p->recipient ||
+            strcmp(p->recipient, m->recipient) != 0 ||
+            p->outcome != MAIL_PENDING || !p->message_id)
+            continue;
+        free(m->parent_id);
+        free(m->parent_refs);
+        m->parent_id = tw_strdup(p->message_id);
+        m->parent_refs = p->references ? tw_strdup(p->references) : NULL;
+        return;
+    }
+}
+
 /* batch - claim, send and record one batch; the number claimed, or a
  * negative status */
 static int batch(struct notifier *n)
@@ -226,6 +249,7 @@ static int batch(struct notifier *n)
     struct mail **send = tw_calloc((size_t)got, sizeof *send);
     size_t nsend = 0;
     for (int i = 0; i < got; i++) {
+        thread_in_batch(mails, i);
         prepare(n, &mails[i], now);
         if (mails[i].outcome == MAIL_PENDING)
             send[nsend++] = &mails[i];

@@ -624,6 +624,83 @@ static void digest_goes_once_a_day(void **state)
     free(late);
 }
 
+/* find - the message in ALL whose subject is SUBJECT, or fail */
+static const json_t *find(const json_t *all, const char *subject)
+{
+    size_t i;
+    const json_t *m;
+    json_array_foreach(all, i, m)
+    {
+        if (strcmp(str(m, "subject"), subject) == 0)
+            return m;
+    }
+    fail_msg("no message with subject \"%s\" arrived", subject);
+    return NULL;
+}
+
+/* The issue's end to end: staff move a case with the CLI, the engine writes
+ * the rows, the notifier sends the member each step, threaded after the
+ * acknowledgement. */
+static void lifecycle_steps_from_the_cli_reach_the_member(void **state)
+{
+    struct nt *n = nt_new("notify_steps", "");
+    *state = n;
+    th_exec(&n->t, "INSERT INTO staff (username, display_name, role) VALUES"
+                   " ('huda', 'هدى', 'agent'), ('lajna', 'اللجنة',"
+                   " 'committee')");
+    sink_start(n, NULL, 0);
+    notifier_start(n);
+    char *ref =
+        intake(n, "test:steps", "1001", "2026-11-22T10:00:00+03:00", NULL);
+    /* each step: the verb and its arguments after the ref */
+    const char *steps[] = {
+        "--as huda case request-info %s --missing 'صورة الهوية'",
+        "--as huda case resume %s",
+        "--as huda case attest %s verbal_phone",
+        "--as huda case submit %s",
+        "--as lajna case decide %s --reject --reason 'الدخل أعلى من الحد'",
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        char *err = NULL;
+        const char *at = strstr(steps[i], "%s");
+        int rc = th_cli(&n->t, NULL, &err, "tawasul %.*s%s%s",
+                        (int)(at - steps[i]), steps[i], ref, at + 2);
+        if (rc != 0)
+            fail_msg("step %zu failed (%d): %s", i, rc, err);
+        free(err);
+    }
+    /* acknowledgement, information requested, decision: three emails */
+    char *sql = tw_asprintf("SELECT count(*) FROM outbox o JOIN cases c ON"
+                            " c.id = o.case_id WHERE c.ref = '%s' AND"
+                            " o.status = 'sent'",
+                            ref);
+    assert_int_equal(wait_count(n, 3, 15000, sql), 3);
+    free(sql);
+    json_t *all = inspect(n);
+    char *subject =
+        tw_asprintf("[%s] نحتاج منك بعض المعلومات لاستكمال طلبك", ref);
+    const json_t *info = find(all, subject);
+    free(subject);
+    assert_non_null(strstr(str(part(info, 0), "text"), "صورة الهوية"));
+    subject = tw_asprintf("[%s] قرار لجنة البحث في طلبك", ref);
+    const json_t *no = find(all, subject);
+    free(subject);
+    assert_string_equal(str(no, "envelope_to"), "abdullah@example.org");
+    assert_non_null(strstr(str(part(no, 0), "text"), "الدخل أعلى من الحد"));
+    assert_non_null(strstr(str(part(no, 1), "text"), "dir=\"rtl\""));
+    /* threaded under the acknowledgement the member already has */
+    char *ack = th_value(&n->t,
+                         "SELECT '<' || o.sent_message_id || '>' FROM outbox o"
+                         " JOIN cases c ON c.id = o.case_id WHERE c.ref ="
+                         " '%s' AND o.template = 'acknowledgement'",
+                         ref);
+    assert_non_null(ack);
+    assert_non_null(strstr(str(no, "references"), ack));
+    free(ack);
+    json_decref(all);
+    free(ref);
+}
+
 static void template_typo_fails_config_check(void **state)
 {
     struct nt *n = nt_new("notify_check", "");
@@ -689,6 +766,8 @@ int main(void)
         cmocka_unit_test_teardown(killed_mid_batch_loses_nothing, teardown),
         cmocka_unit_test_teardown(digest_goes_once_a_day, teardown),
         cmocka_unit_test_teardown(template_typo_fails_config_check, teardown),
+        cmocka_unit_test_teardown(lifecycle_steps_from_the_cli_reach_the_member,
+                                  teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
