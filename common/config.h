@@ -94,6 +94,7 @@ struct tw_base_config {
     char *site_timezone;
     char *site_ref_prefix;
     char *site_name;
+    char *site_name_ar;     /* the same name as Arabic text writes it */
     char *site_portal_url;  /* the member portal's public base URL */
     char *site_secret;      /* signs members' status and survey links */
     char *site_mail_domain; /* right-hand side of our Message-IDs */

@@ -59,10 +59,6 @@ int tw_template_known(const char *name);
  * case (and so belongs in the case's correspondence), not to staff */
 int tw_template_to_member(const char *name);
 
-/* The default of templates.site_name_ar: the site's name as Arabic mail
- * writes it (site.name is used for English). */
-#define TW_TEMPLATES_SITE_NAME_AR_DEFAULT "جمعية أواصر الاستهلاكية التعاونية"
-
 /* tw_templates_values - the values a template in LANG sees: PARAMS
  * (borrowed) plus site_name (SITE_NAME_AR for Arabic when not empty, else
  * site.name), and status_url/survey_url signed for params.ref when the

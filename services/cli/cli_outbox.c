@@ -221,7 +221,6 @@ out:
 /* The key behind templates.dir, read here for `outbox show`. */
 struct show_config {
     char *templates_dir;
-    char *site_name_ar;
 };
 static const struct tw_cfg_key show_keys[] = {
     {.key = "templates.dir",
@@ -230,11 +229,6 @@ static const struct tw_cfg_key show_keys[] = {
      .def = TW_TEMPLATES_DIR_DEFAULT,
      .env = "TAWASUL_TEMPLATES",
      .help = "folder holding ar/ and en/ templates"},
-    {.key = "templates.site_name_ar",
-     .type = TW_CFG_STRING,
-     .offset = offsetof(struct show_config, site_name_ar),
-     .def = TW_TEMPLATES_SITE_NAME_AR_DEFAULT,
-     .help = "the site's name in Arabic mail"},
     {.key = NULL},
 };
 
@@ -261,7 +255,7 @@ static int render_now(struct cli *c, const char *tmpl, const char *lang,
     free(dir);
     json_t *params = json_loads(params_text, 0, NULL);
     json_t *values =
-        tw_templates_values(&c->base, sc.site_name_ar, lang, params);
+        tw_templates_values(&c->base, c->base.site_name_ar, lang, params);
     char err[TW_TEMPLATE_ERR_MAX];
     if (tw_templates_render(t, tmpl, lang, values, out, err) != TW_OK)
         rc = cli_fail(EX_DATAERR, "this email cannot be rendered: %s", err);

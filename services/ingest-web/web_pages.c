@@ -429,6 +429,15 @@ void web_date(struct tw_buf *out, enum web_lang l, tw_time t, int with_time)
              tm.tm_hour, tm.tm_min);
 }
 
+/* site_name - the organisation's name in the page's language */
+static const char *site_name(const struct web_page *p)
+{
+    const struct tw_base_config *base = p->w->base;
+    return p->lang == WEB_AR && base->site_name_ar && *base->site_name_ar
+               ? base->site_name_ar
+               : base->site_name;
+}
+
 /* head - the document's start, the header and the navigation */
 static void head(struct tw_buf *b, const struct web_page *p, const char *title,
                  int refresh)
@@ -444,12 +453,12 @@ static void head(struct tw_buf *b, const struct web_page *p, const char *title,
     put(b, "<title>");
     h(b, title);
     put(b, " - ");
-    h(b, p->w->base->site_name);
+    h(b, site_name(p));
     put(b, "</title><link rel=\"stylesheet\" href=\"/static/style.css\">"
            "</head><body>");
     putf(b, "<a class=\"skip\" href=\"#main\">%s</a><header><p class=\"site\">",
          T("skip"));
-    h(b, p->w->base->site_name);
+    h(b, site_name(p));
     putf(b, " - %s</p><nav aria-label=\"%s\"><ul>", T("site"), T("site"));
     putf(b, "<li><a href=\"/?lang=%s\">%s</a></li>", p->lang ? "en" : "ar",
          T("nav_new"));
@@ -470,7 +479,7 @@ static void foot(struct tw_buf *b, const struct web_page *p)
     put(b, "</main><footer>");
     h(b, T("footer"));
     put(b, " - ");
-    h(b, p->w->base->site_name);
+    h(b, site_name(p));
     put(b, "</footer></body></html>\n");
 }
 

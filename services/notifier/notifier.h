@@ -34,7 +34,6 @@ struct notifier_config {
     char *from_name;
     char *x_loop;
     char *templates_dir;
-    char *site_name_ar;
     char *smtp_host;
     int64_t smtp_port;
     char *smtp_starttls; /* none | optional | required */

@@ -166,7 +166,7 @@ static void prepare(struct notifier *n, struct mail *m, tw_time now)
         return;
     }
     json_t *values =
-        tw_templates_values(base, n->cfg->site_name_ar, m->lang, m->params);
+        tw_templates_values(base, base->site_name_ar, m->lang, m->params);
     char err[TW_TEMPLATE_ERR_MAX];
     int st =
         tw_templates_render(n->templates, m->tmpl, m->lang, values, &m->r, err);

@@ -139,9 +139,9 @@ int mime_build(const struct notifier_config *cfg,
     GMimeMessage *msg = g_mime_message_new(TRUE);
     GMimeObject *obj = GMIME_OBJECT(msg);
 
-    const char *from_name = *cfg->from_name            ? cfg->from_name
-                            : ar && *cfg->site_name_ar ? cfg->site_name_ar
-                                                       : base->site_name;
+    const char *from_name = *cfg->from_name             ? cfg->from_name
+                            : ar && *base->site_name_ar ? base->site_name_ar
+                                                        : base->site_name;
     add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM, from_name, cfg->smtp_from);
     const char *to_name = json_string_value(json_object_get(m->params, "name"));
     add_mailbox(msg, GMIME_ADDRESS_TYPE_TO, to_name ? to_name : "",
