@@ -412,7 +412,8 @@ static void finish(struct engine *e)
     for (size_t i = 0; i < b->n; i++) {
         reply_item(e, &b->items[i]);
         created += b->items[i].err == TW_E_NONE &&
-                   (b->items[i].created || b->items[i].thread.reopened);
+                   (b->items[i].created || b->items[i].thread.reopened ||
+                    b->items[i].thread.added);
     }
     for (size_t i = 0; i < b->nops; i++) {
         reply_op(e, &b->ops[i]);

@@ -71,6 +71,20 @@ static const char sql_match[] =
     " LEFT JOIN tawasul.members m ON m.id = c.member_id"
     " FOR UPDATE OF c";
 
+/* The member hears that their reply reached the case (not when it also
+ * reopened the case: the "reopened" email says so). To the sender; in the
+ * member's language and name when the sender is the case's member.
+ * $1 case, $2 now, $3 sender, $4 received */
+static const char sql_reply_received[] =
+    "INSERT INTO tawasul.outbox (case_id, event, recipient, lang, template,"
+    "  params, created_at, next_attempt_at)"
+    " SELECT c.id, 'case.message', $3::text, coalesce(m.lang, 'ar'),"
+    "  'reply_received', jsonb_build_object('ref', c.ref, 'subject',"
+    "    c.subject, 'name', m.name, 'received_at', $4::timestamptz), $2, $2"
+    " FROM tawasul.cases c LEFT JOIN tawasul.members m ON m.id = c.member_id"
+    "  AND lower(m.email) = lower($3::text)"
+    " WHERE c.id = $1::bigint AND $3::text IS NOT NULL";
+
 static const char sql_message[] =
     "INSERT INTO tawasul.messages (case_id, at, direction, channel, author,"
     "  from_addr, subject, body, message_id, in_reply_to, refs, intake_key)"
@@ -222,6 +236,12 @@ static int add_message(struct engine_writer *w, struct engine_item *it,
     if (!r)
         return st;
     PQclear(r);
+    if (!it->thread.reopened) {
+        const char *q[] = {id, nowp, from, at};
+        st = tw_db_exec(w->db, sql_reply_received, 4, q);
+        if (st != TW_OK)
+            return st;
+    }
     it->thread.added = 1;
     return TW_OK;
 }

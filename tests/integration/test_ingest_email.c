@@ -172,6 +172,16 @@ static void replies_thread_and_strangers_do_not(void **state)
                               " e.kind = 'message.received'",
                               ref),
                      1);
+    /* the sender is told the reply reached the case */
+    assert_int_equal(th_count(&f->t,
+                              "SELECT count(*) FROM outbox o JOIN cases c ON"
+                              " c.id = o.case_id WHERE c.ref = '%s' AND"
+                              " o.template = 'reply_received' AND"
+                              " o.recipient IS NOT NULL AND"
+                              " o.params->>'ref' = c.ref AND"
+                              " o.params->>'received_at' IS NOT NULL",
+                              ref),
+                     1);
     assert_int_equal(th_count(&f->t, "SELECT count(*) FROM cases WHERE"
                                      " channel = 'email'"),
                      1);
@@ -298,6 +308,12 @@ static void replies_reopen_or_link_resolved_cases(void **state)
                               " = 'first.r@x' AND o.template = 'reopened'"
                               " AND o.params->>'reason' <> ''"),
                      1);
+    assert_int_equal(th_count(&f->t,
+                              "SELECT count(*) FROM outbox o JOIN messages m"
+                              " ON m.case_id = o.case_id WHERE m.message_id"
+                              " = 'first.r@x' AND o.template ="
+                              " 'reply_received'"),
+                     0);
     /* after the window: a new case that names the old one */
     char *old_ref = case_of(f, "old.r@x");
     char *new_ref = case_of(f, "re.old@x");
