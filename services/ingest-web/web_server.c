@@ -49,6 +49,7 @@
 #include "link.h"
 #include "log.h"
 #include "mem.h"
+#include "sla.h"
 
 #define COMMENT_MAX 2000
 #define FIELD_MAX   (64 * 1024) /* any one form field but the files */
@@ -661,8 +662,10 @@ static enum MHD_Result do_receipt(struct conn *c)
         tw_time now = tw_clock_now();
         char *self = tw_asprintf("%s?t=%s%s", path, t,
                                  c->lang == WEB_EN ? "&lang=en" : "");
-        int64_t d = c->w->cfg->decision_within;
-        tw_time due = tw_time_add_days(now, (int)(d / TW_DAY)) + d % TW_DAY;
+        struct tw_sla_policy policy;
+        tw_sla_policy_default(&policy);
+        policy.decision_within = c->w->cfg->decision_within;
+        tw_time due = tw_sla_due_at(&policy, now);
         page_queued(&b, &p, now, due, self);
         free(self);
     }
